@@ -1,0 +1,254 @@
+"""The crawl: sources -> documents and sections with provenance and history -> store -> vectors -> index.
+
+Safe to kill at any point: every page is written in its own transaction, embeddings are committed
+per batch, history progress is checkpointed, removals are only decided after a complete scan, and
+the index is derived (rebuilt when its manifest no longer matches the store).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import Config
+from .dates import now_iso
+from .embed import Embedder, check_model, embed_pending, get_embedder
+from .index import build_index
+from .lock import IndexLock
+from .model import Document, Section, stable_id
+from .parse import iter_sections
+from .sources import SkipFile, Source, open_source
+from .store import Store
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+HISTORY_CHECKPOINT = 200  # history events between progress updates
+
+
+@dataclass
+class CrawlSummary:
+    index: str
+    crawl_id: int
+    sources: list[dict[str, str]] = field(default_factory=list)
+    documents: int = 0
+    documents_changed: list[str] = field(default_factory=list)
+    documents_removed: list[str] = field(default_factory=list)
+    sections_new: int = 0
+    sections_changed: int = 0
+    sections_unchanged: int = 0
+    sections_removed: int = 0
+    sections_embedded: int = 0
+    versions_added: int = 0
+    history_events: int = 0
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    index_rebuilt: bool = False
+    index_count: int = 0
+    model: str = ""
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {
+            "version": 1,
+            "index": d["index"],
+            "crawl_id": d["crawl_id"],
+            "model": d["model"],
+            "sources": d["sources"],
+            "documents": {"total": self.documents, "changed": sorted(self.documents_changed),
+                          "removed": sorted(self.documents_removed)},
+            "sections": {"new": self.sections_new, "changed": self.sections_changed,
+                         "unchanged": self.sections_unchanged, "removed": self.sections_removed},
+            "embedded": self.sections_embedded,
+            "versions_added": self.versions_added,
+            "history_events": self.history_events,
+            "index_rebuilt": self.index_rebuilt,
+            "index_count": self.index_count,
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def crawl(
+    specs: list[str],
+    index_dir: str | Path,
+    config: Config | None = None,
+    *,
+    embedder: Embedder | None = None,
+    reembed: bool = False,
+    names: list[str | None] | None = None,
+    kind: str | None = None,
+    progress: Progress | None = None,
+    source_options: dict[str, Any] | None = None,
+) -> CrawlSummary:
+    """Crawl every source into the index at `index_dir` (created when missing)."""
+    config = config or Config()
+    index_dir = Path(index_dir)
+    t0 = time.perf_counter()
+    prog = progress or (lambda phase, done, total: None)
+    max_bytes = config.get("crawl", "max-file-bytes")
+    # open (and so validate) every source before taking the lock or touching the store
+    sources: list[Source] = []
+    for i, spec in enumerate(specs):
+        name = names[i] if names and i < len(names) else None
+        opts: dict[str, Any] = {"max_bytes": max_bytes, **(source_options or {})}
+        sources.append(open_source(spec, name=name, kind=kind, **opts))
+    embedder = embedder or get_embedder(config.model, batch_size=config.get("embedding", "batch-size"))
+    with IndexLock(index_dir, "crawl"):
+        store = Store.open(index_dir, create=True)
+        try:
+            if not reembed:
+                check_model(store.model_id(), embedder.model_id, str(index_dir))
+            return _crawl_locked(store, sources, index_dir, config, embedder, prog, t0)
+        finally:
+            store.close()
+
+
+def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: Config, embedder: Embedder,
+                  prog: Progress, t0: float) -> CrawlSummary:
+    # we hold the lock, so any crawl still marked running was killed
+    with store.transaction():
+        store.db.execute("update crawls set status = 'killed' where status = 'running'")
+    crawl_id = store.start_crawl([s.root for s in sources])
+    summary = CrawlSummary(index=str(index_dir), crawl_id=crawl_id, model=embedder.model_id)
+    max_level = config.get("crawl", "max-heading-level")
+    workers = max(1, config.get("crawl", "workers"))
+    ts = now_iso()
+    timings: dict[str, float] = {}
+    status = "failed"
+    try:
+        for src in sources:
+            store.ensure_source(src.name, src.root, src.kind)
+            summary.sources.append({"name": src.name, "kind": src.kind, "root": src.root})
+
+            t = time.perf_counter()
+            _import_history(store, src, max_level, summary, prog)
+            timings["history"] = timings.get("history", 0) + time.perf_counter() - t
+
+            t = time.perf_counter()
+            scan = src.scan()
+            for path, msg in scan.warnings:
+                _warn(store, summary, crawl_id, src.name, path, msg)
+            timings["scan"] = timings.get("scan", 0) + time.perf_counter() - t
+
+            t = time.perf_counter()
+            known = store.document_fingerprints(src.name)
+            live_counts = dict(store.db.execute(
+                "select document_id, count(*) from sections where source = ? and removed_at is null group by document_id",
+                [src.name]).fetchall())
+            todo = []
+            present: set[str] = set()
+            for cand in scan.candidates:
+                present.add(cand.path)
+                prev = known.get(cand.path)
+                if prev and prev[0] == cand.fingerprint and prev[1] is None:
+                    summary.documents += 1
+                    summary.sections_unchanged += live_counts.get(stable_id(src.name, cand.path), 0)
+                else:
+                    todo.append(cand)
+
+            def load(cand):  # type: ignore[no-untyped-def]
+                msgs: list[str] = []
+                try:
+                    doc = cand.load(msgs.append)
+                    return cand, doc, iter_sections(doc, max_level), msgs, None
+                except SkipFile as e:
+                    return cand, None, None, msgs, str(e)
+
+            prog("pages", 0, len(todo))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for n, (cand, doc, sections, msgs, skip) in enumerate(pool.map(load, todo), 1):
+                    for m in msgs:
+                        _warn(store, summary, crawl_id, src.name, cand.path, m)
+                    if skip:
+                        present.discard(cand.path)
+                        _warn(store, summary, crawl_id, src.name, cand.path, skip)
+                    else:
+                        _save(store, doc, sections, ts, src.kind, summary)
+                    prog("pages", n, len(todo))
+            timings["pages"] = timings.get("pages", 0) + time.perf_counter() - t
+
+            removed_before = {p for p, (_, r) in known.items() if r is None}
+            docs_removed, secs_removed = store.mark_removed(src.name, present, ts)
+            summary.sections_removed += secs_removed
+            summary.documents_removed += sorted(removed_before - present)
+            store.set_source_commit(src.name, getattr(src, "head", None) or store.source(src.name)["last_commit"])
+
+        t = time.perf_counter()
+        if store.model_id() != embedder.model_id:
+            store.set_meta("model_id", embedder.model_id)
+            store.set_meta("dim", str(embedder.dim))
+        summary.sections_embedded = embed_pending(
+            store, embedder, progress=lambda d, n: prog("embedding", d, n))
+        timings["embedding"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        manifest, rebuilt = build_index(store, index_dir, embedder.model_id)
+        summary.index_rebuilt, summary.index_count = rebuilt, manifest.count
+        timings["index"] = time.perf_counter() - t
+        status = "ok"
+    finally:
+        summary.seconds = time.perf_counter() - t0
+        summary.timings = timings
+        store.finish_crawl(crawl_id, status, {
+            "documents": summary.documents, "sections_new": summary.sections_new,
+            "sections_changed": summary.sections_changed, "sections_unchanged": summary.sections_unchanged,
+            "sections_removed": summary.sections_removed, "sections_embedded": summary.sections_embedded,
+            "versions_added": summary.versions_added, "warnings": len(summary.warnings),
+            "seconds": round(summary.seconds, 3), "timings": json.dumps(timings),
+        })
+    return summary
+
+
+def _warn(store: Store, summary: CrawlSummary, crawl_id: int, source: str, path: str, message: str) -> None:
+    summary.warnings.append({"source": source, "path": path, "message": message})
+    store.add_warning(crawl_id, source, path, message)
+
+
+def _save(store: Store, doc: Document, sections: list[Section], ts: str, kind: str, summary: CrawlSummary) -> None:
+    changes = store.save_document(doc, sections, ts)
+    summary.documents += 1
+    summary.documents_changed.append(doc.path)
+    summary.sections_new += changes.new
+    summary.sections_changed += changes.changed
+    summary.sections_unchanged += changes.unchanged
+    summary.sections_removed += changes.removed
+    # a git page's history comes from git log; this records the working tree state when it
+    # differs from HEAD (uncommitted edits), and every change seen between crawls elsewhere
+    origin = "git" if kind == "git" and doc.provenance.timestamp_source == "git" else "crawl"
+    summary.versions_added += store.apply_versions(
+        doc.id, doc.source, doc.path, sections, doc.provenance.changed_at or ts,
+        doc.provenance.commit, doc.provenance.author, origin)
+
+
+def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSummary, prog: Progress) -> None:
+    row = store.source(src.name)
+    since = row["last_commit"] if row else None
+    events, head = src.history(since)
+    if head is None:
+        return
+    key = f"history:{src.name}:{since}:{head}"
+    done = int(store.get_meta(key) or 0)  # events already applied by a run that was killed
+    n = 0
+    for ev in events:
+        n += 1
+        if n <= done:
+            continue
+        doc = Document(source=src.name, path=ev.path, kind="html" if ev.path.lower().endswith((".html", ".htm")) else "markdown",
+                       text=ev.text or "", fingerprint="")
+        sections = iter_sections(doc, max_level) if ev.text is not None else None
+        p = ev.provenance
+        # the checkpoint is written in the same transaction as the versions it accounts for
+        summary.versions_added += store.apply_versions(doc.id, src.name, ev.path, sections, p.changed_at,
+                                                       p.commit, p.author, "git", checkpoint=(key, n))
+        summary.history_events += 1
+        if n % HISTORY_CHECKPOINT == 0:
+            prog("history", n, 0)
+    with store.transaction():
+        store.db["sources"].update(src.name, {"last_commit": head})
+        store.db.execute("delete from meta where key like ? and key != ?", [f"history:{src.name}:%", key])

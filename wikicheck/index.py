@@ -1,0 +1,111 @@
+"""The faiss index: derived from the store, written atomically, rebuilt when it no longer matches."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .dates import now_iso
+from .errors import IndexOutOfDate
+from .store import Store
+
+INDEX_NAME = "sections.faiss"
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass
+class Manifest:
+    model_id: str
+    dim: int
+    count: int
+    state: str
+    built_at: str
+    kind: str = "IndexIDMap2(IndexFlatIP)"
+
+    @classmethod
+    def read(cls, index_dir: Path) -> "Manifest | None":
+        try:
+            data = json.loads((index_dir / MANIFEST_NAME).read_text())
+            return cls(**{k: data[k] for k in ("model_id", "dim", "count", "state", "built_at", "kind")})
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def build_index(store: Store, index_dir: str | Path, model_id: str, force: bool = False) -> tuple[Manifest, bool]:
+    """Write the faiss index of every live section for `model_id`. Returns (manifest, rebuilt?)."""
+    import faiss
+
+    index_dir = Path(index_dir)
+    state = store.index_state(model_id)
+    current = Manifest.read(index_dir)
+    if (not force and current and current.state == state and current.model_id == model_id
+            and (index_dir / INDEX_NAME).exists()):
+        return current, False
+    keys, vecs = store.live_vectors(model_id)
+    dim = int(vecs.shape[1]) if len(vecs) else int(store.get_meta("dim") or 0)
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    if len(keys):
+        index.add_with_ids(np.ascontiguousarray(vecs), keys)
+    data = faiss.serialize_index(index).tobytes()
+    # index first, manifest last: a kill between the two leaves a manifest that no longer matches
+    _atomic_write(index_dir / INDEX_NAME, data)
+    manifest = Manifest(model_id, dim, int(len(keys)), state, now_iso())
+    _atomic_write(index_dir / MANIFEST_NAME, json.dumps(vars(manifest), indent=2, sort_keys=True).encode())
+    return manifest, True
+
+
+class VectorIndex:
+    """A loaded faiss index with search by vector."""
+
+    def __init__(self, index: Any, manifest: Manifest):
+        self.index = index
+        self.manifest = manifest
+
+    @classmethod
+    def load(cls, store: Store, index_dir: str | Path, model_id: str, rebuild: bool = True) -> "VectorIndex":
+        import faiss
+
+        index_dir = Path(index_dir)
+        manifest = Manifest.read(index_dir)
+        ok = manifest is not None and manifest.model_id == model_id and (index_dir / INDEX_NAME).exists()
+        if ok and manifest is not None and manifest.state != store.index_state(model_id):
+            ok = False
+        if not ok:
+            if not rebuild:
+                raise IndexOutOfDate(f"{index_dir / INDEX_NAME}: missing or out of date; run \"wikicheck crawl\" to rebuild it")
+            manifest, _ = build_index(store, index_dir, model_id, force=True)
+        assert manifest is not None
+        data = np.fromfile(index_dir / INDEX_NAME, dtype="uint8")
+        return cls(faiss.deserialize_index(data), manifest)
+
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, keys), each of shape (len(vectors), k); missing hits have key -1."""
+        if self.index.ntotal == 0:
+            n = len(vectors)
+            return np.zeros((n, k), dtype="float32"), -np.ones((n, k), dtype="int64")
+        return self.index.search(np.ascontiguousarray(vectors, dtype="float32"), min(k, self.index.ntotal))
+
+    def reconstruct(self, key: int) -> np.ndarray:
+        return self.index.reconstruct(int(key))

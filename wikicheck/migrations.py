@@ -1,0 +1,140 @@
+"""Schema of the store. Append-only: never edit an applied migration, add m00N_ instead."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("wikicheck")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["sources"].create(
+        {
+            "name": str,  # short stable name used in section ids
+            "root": str,  # absolute path or URL
+            "kind": str,  # folder | git | http
+            "last_commit": str,  # git: newest commit whose history is imported
+            "added_at": str,
+            "last_crawled_at": str,
+        },
+        pk="name",
+    )
+    db["documents"].create(
+        {
+            "id": str,
+            "source": str,
+            "path": str,
+            "kind": str,  # markdown | html
+            "title": str,
+            "url": str,
+            "fingerprint": str,  # hash of the bytes or git blob id
+            "size": int,
+            "mtime": float,
+            "changed_at": str,
+            "author": str,
+            "commit": str,
+            "timestamp_source": str,
+            "owner": str,
+            "status": str,
+            "superseded_by": str,
+            "last_reviewed": str,
+            "review_by": str,
+            "meta": str,  # JSON of the front matter / page metadata
+            "text": str,  # the raw page, so rules and rebuilds never need the source again
+            "first_seen": str,
+            "last_seen": str,
+            "removed_at": str,
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name")],
+    )
+    db["documents"].create_index(["source", "path"], unique=True)
+    db["sections"].create(
+        {
+            "key": int,  # integer id used in the faiss index
+            "id": str,  # stable id: source, path, heading path, ordinal
+            "document_id": str,
+            "source": str,
+            "path": str,
+            "heading": str,
+            "heading_path": str,  # JSON list
+            "level": int,
+            "ordinal": int,
+            "anchor": str,
+            "line_start": int,
+            "line_end": int,
+            "text": str,  # plain text, code verbatim
+            "raw": str,  # source lines
+            "content_hash": str,  # heading path + body: what gets embedded
+            "body_hash": str,  # body alone, white space normalised
+            "changed_at": str,
+            "author": str,
+            "commit": str,
+            "timestamp_source": str,
+            "first_seen": str,
+            "last_seen": str,
+            "removed_at": str,
+        },
+        pk="key",
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["sections"].create_index(["id"], unique=True)
+    db["sections"].create_index(["document_id"])
+    db["sections"].create_index(["content_hash"])
+    db["sections"].create_index(["body_hash"])
+    db["section_versions"].create(
+        {
+            "id": int,
+            "section_id": str,
+            "document_id": str,
+            "source": str,
+            "path": str,
+            "heading_path": str,
+            "content_hash": str,
+            "body_hash": str,
+            "text": str,
+            "valid_from": str,
+            "valid_to": str,  # NULL while current
+            "commit": str,  # commit (or page version) that introduced this text
+            "author": str,
+            "ended_by_commit": str,  # commit that changed or removed it
+            "origin": str,  # git | crawl
+        },
+        pk="id",
+    )
+    db["section_versions"].create_index(["section_id", "valid_from"])
+    db["section_versions"].create_index(["body_hash"])
+    db["section_versions"].create_index(["document_id", "valid_to"])
+    db["embeddings"].create(
+        {"content_hash": str, "model_id": str, "vector": bytes, "created_at": str},
+        pk=("content_hash", "model_id"),
+    )
+    db["crawls"].create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,  # running | ok | failed (a killed run stays "running" with a dead pid)
+            "pid": int,
+            "sources": str,  # JSON list
+            "documents": int,
+            "sections_new": int,
+            "sections_changed": int,
+            "sections_unchanged": int,
+            "sections_removed": int,
+            "sections_embedded": int,
+            "versions_added": int,
+            "warnings": int,
+            "seconds": float,
+            "timings": str,  # JSON: seconds per phase
+        },
+        pk="id",
+    )
+    db["warnings"].create(
+        {"id": int, "crawl_id": int, "source": str, "path": str, "message": str},
+        pk="id",
+        foreign_keys=[("crawl_id", "crawls", "id")],
+    )

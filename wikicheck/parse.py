@@ -1,0 +1,412 @@
+"""Split a Document into Sections: heading path, anchor, line span, plain text and hashes.
+
+Markdown goes through markdown-it-py (ATX and setext headings; fenced code stays in its section),
+HTML through BeautifulSoup (main content only; nav, header, footer, scripts and styles dropped).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from markdown_it import MarkdownIt
+
+from .dates import parse_date
+from .model import Document, Provenance, Section, section_hashes, stable_id
+
+DEFAULT_MAX_LEVEL = 4  # deeper headings (H5, H6) stay inside their parent section
+
+
+class FrontMatterError(ValueError):
+    """Front matter that is not valid YAML mapping."""
+
+
+# --------------------------------------------------------------------------- front matter
+
+_FM_OPEN = re.compile(r"^---\s*$")
+_FM_CLOSE = re.compile(r"^(---|\.\.\.)\s*$")
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], int, str | None]:
+    """Return (meta, number of lines the front matter takes, error or None).
+
+    Broken front matter is still stripped (when it is closed), so that its lines never leak into a
+    section, and the error is returned for a warning.
+    """
+    lines = text.split("\n")
+    if not lines or not _FM_OPEN.match(lines[0]):
+        return {}, 0, None
+    for i in range(1, min(len(lines), 500)):
+        if _FM_CLOSE.match(lines[i]):
+            block = "\n".join(lines[1:i])
+            try:
+                meta = yaml.safe_load(block) if block.strip() else {}
+            except yaml.YAMLError as e:
+                mark = getattr(e, "problem_mark", None)
+                where = f" at line {mark.line + 2}" if mark is not None else ""
+                return {}, i + 1, f"broken front matter{where}: {getattr(e, 'problem', None) or e}"
+            if meta is None:
+                meta = {}
+            if not isinstance(meta, dict):
+                return {}, i + 1, "front matter is not a mapping of keys to values"
+            return {str(k): _jsonable(v) for k, v in meta.items()}, i + 1, None
+    return {}, 0, "front matter opened with --- but never closed; treated as text"
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (dt.date, dt.datetime)):
+        return parse_date(v)
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+# --------------------------------------------------------------------------- anchors
+
+
+def slugify(heading: str) -> str:
+    """GitHub-style anchor: lower case, punctuation dropped, spaces to hyphens."""
+    s = unicodedata.normalize("NFKC", heading).strip().lower()
+    s = re.sub(r"[^\w\- ]", "", s)
+    return s.replace(" ", "-")
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass
+class _Block:
+    line: int  # 0-based line in the file where the block starts
+    text: str
+
+
+@dataclass
+class _Heading:
+    line: int  # 0-based
+    level: int
+    text: str
+
+
+def iter_sections(doc: Document, max_level: int = DEFAULT_MAX_LEVEL) -> list[Section]:
+    """Split a document into sections (a list, in page order)."""
+    if doc.kind == "html":
+        headings, blocks, nlines = _html_structure(doc.text, max_level)
+    else:
+        headings, blocks, nlines = _markdown_structure(doc.text, max_level)
+    return _assemble(doc, headings, blocks, nlines)
+
+
+def _assemble(doc: Document, headings: list[_Heading], blocks: list[_Block], nlines: int) -> list[Section]:
+    raw_lines = doc.text.split("\n")
+    starts = [h.line for h in headings]
+    # the preamble before the first heading is a section only when it has text
+    spans: list[tuple[_Heading | None, int, int]] = []
+    first = starts[0] if starts else nlines
+    spans.append((None, 0, first))
+    for i, h in enumerate(headings):
+        end = starts[i + 1] if i + 1 < len(starts) else nlines
+        spans.append((h, h.line, end))
+
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    seen_paths: dict[tuple[str, ...], int] = {}
+    anchors: dict[str, int] = {}
+    doc_id = doc.id
+    bi = 0
+    for h, start, end in spans:
+        body: list[str] = []
+        while bi < len(blocks) and blocks[bi].line < end:
+            if blocks[bi].line >= start:
+                body.append(blocks[bi].text)
+            bi += 1
+        text = "\n\n".join(t for t in body if t.strip())
+        if h is None:
+            if not text.strip():
+                continue
+            heading, level, hpath = "", 0, []
+        else:
+            while stack and stack[-1][0] >= h.level:
+                stack.pop()
+            stack.append((h.level, h.text))
+            heading, level, hpath = h.text, h.level, [t for _, t in stack]
+        key = tuple(hpath)
+        ordinal = seen_paths.get(key, 0)
+        seen_paths[key] = ordinal + 1
+        slug = slugify(heading) if heading else ""
+        n = anchors.get(slug, 0)
+        anchors[slug] = n + 1
+        anchor = slug if n == 0 else f"{slug}-{n}"
+        # trim trailing blank lines from the span
+        last = end
+        while last > start + 1 and last - 1 < len(raw_lines) and not raw_lines[last - 1].strip():
+            last -= 1
+        content_hash, body_hash = section_hashes(hpath, text)
+        sections.append(
+            Section(
+                id=stable_id(doc.source, doc.path, *hpath, ordinal),
+                document_id=doc_id,
+                source=doc.source,
+                path=doc.path,
+                heading=heading,
+                heading_path=hpath,
+                level=level,
+                ordinal=ordinal,
+                line_start=start + 1,
+                line_end=max(start + 1, last),
+                text=text,
+                raw="\n".join(raw_lines[start:last]),
+                anchor=anchor,
+                content_hash=content_hash,
+                body_hash=body_hash,
+                provenance=_section_provenance(doc, start, last),
+            )
+        )
+    return sections
+
+
+def _section_provenance(doc: Document, start: int, end: int) -> Provenance:
+    """Newest commit among the section's lines (git blame), else the page's provenance."""
+    lp = doc.line_provenance
+    if not lp:
+        return Provenance(**vars(doc.provenance))
+    best: Provenance | None = None
+    for p in lp[start:end]:
+        if p.changed_at and (best is None or p.changed_at > best.changed_at):  # type: ignore[operator]
+            best = p
+    return Provenance(**vars(best)) if best else Provenance(**vars(doc.provenance))
+
+
+# --------------------------------------------------------------------------- markdown
+
+_MD = MarkdownIt("commonmark").enable("table").enable("strikethrough")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def _markdown_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Block], int]:
+    _, fm_lines, _ = split_front_matter(text)
+    lines = text.split("\n")
+    body = "\n".join(lines[fm_lines:])
+    tokens = _MD.parse(body)
+    headings: list[_Heading] = []
+    blocks: list[_Block] = []
+    list_depth = 0
+    ordered: list[tuple[bool, int]] = []
+    quote = 0
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        line = (t.map[0] if t.map else 0) + fm_lines
+        if t.type == "heading_open":
+            level = int(t.tag[1])
+            content = _inline_text(tokens[i + 1]) if i + 1 < len(tokens) else ""
+            if level <= max_level and content.strip():
+                headings.append(_Heading(line, level, content.strip()))
+            else:
+                blocks.append(_Block(line, content))
+            i += 3
+            continue
+        if t.type in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+            ordered.append((t.type == "ordered_list_open", int(t.attrGet("start") or 1)))
+        elif t.type in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+            ordered.pop()
+        elif t.type == "blockquote_open":
+            quote += 1
+        elif t.type == "blockquote_close":
+            quote -= 1
+        elif t.type == "list_item_open":
+            # the item's first paragraph carries the marker
+            pass
+        elif t.type in ("fence", "code_block"):
+            blocks.append(_Block(line, t.content.rstrip("\n")))
+        elif t.type == "html_block":
+            stripped = _COMMENT.sub("", t.content).strip()
+            if stripped:
+                blocks.append(_Block(line, BeautifulSoup(stripped, "html.parser").get_text(" ", strip=True)))
+        elif t.type == "inline" and t.map is not None:
+            txt = _inline_text(t)
+            prev = tokens[i - 2] if i >= 2 else None
+            if list_depth and prev is not None and prev.type == "list_item_open":
+                is_ord, start = ordered[-1]
+                marker = f"{start}." if is_ord else "-"
+                if is_ord:
+                    ordered[-1] = (True, start + 1)
+                txt = "  " * (list_depth - 1) + f"{marker} {txt}"
+            if quote:
+                txt = "> " + txt
+            if txt.strip():
+                blocks.append(_Block(line, txt))
+        elif t.type == "tr_open":
+            cells = []
+            j = i + 1
+            while j < len(tokens) and tokens[j].type != "tr_close":
+                if tokens[j].type == "inline":
+                    cells.append(_inline_text(tokens[j]))
+                j += 1
+            blocks.append(_Block(line, " | ".join(cells)))
+            i = j
+        i += 1
+    return headings, blocks, len(lines)
+
+
+def _inline_text(tok: Any) -> str:
+    out: list[str] = []
+    for c in tok.children or []:
+        if c.type == "text":
+            out.append(c.content)
+        elif c.type == "code_inline":
+            out.append(f"`{c.content}`")
+        elif c.type == "softbreak":
+            out.append(" ")
+        elif c.type == "hardbreak":
+            out.append("\n")
+        elif c.type == "image":
+            out.append(c.content or "")
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- HTML
+
+_DROP = ("script", "style", "nav", "footer", "aside", "noscript", "form", "template", "svg", "button")
+_DROP_ROLES = ("navigation", "banner", "contentinfo", "complementary", "search")
+_BLOCKS = {
+    "p", "li", "pre", "td", "th", "dt", "dd", "blockquote", "figcaption", "caption",
+    "h1", "h2", "h3", "h4", "h5", "h6", "div", "section", "article", "ul", "ol", "table",
+    "tr", "tbody", "thead", "dl", "main", "details", "summary",
+}
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+
+
+def html_main(soup: BeautifulSoup) -> Tag:
+    """The element that holds the page's main content, with page chrome removed."""
+    for c in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        c.extract()
+    root = (
+        soup.find("main")
+        or soup.find(attrs={"role": "main"})
+        or soup.find("article")
+        or soup.find(id="content")
+        or soup.body
+        or soup
+    )
+    for tag in root.find_all(_DROP):
+        tag.decompose()
+    for tag in root.find_all(attrs={"role": list(_DROP_ROLES)}):
+        if not tag.decomposed:
+            tag.decompose()
+    for tag in root.find_all("header"):
+        # a page <header> is chrome; an article header holding the title is content
+        if not tag.decomposed and not tag.find(list(_HEADINGS)):
+            tag.decompose()
+    for tag in root.find_all(class_=re.compile(r"(^|\s)(headerlink|anchor|edit-?link|toc)(\s|$)")):
+        if not tag.decomposed:
+            tag.decompose()
+    return root
+
+
+def _html_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Block], int]:
+    soup = BeautifulSoup(text, "html.parser")
+    root = html_main(soup)
+    headings: list[_Heading] = []
+    blocks: list[_Block] = []
+
+    def line_of(tag: Tag) -> int:
+        return max(0, (getattr(tag, "sourceline", None) or 1) - 1)
+
+    def walk(el: Tag, depth: int = 0) -> None:
+        loose: list[str] = []
+        for child in el.children:
+            if isinstance(child, NavigableString):
+                if child.strip():
+                    loose.append(str(child))
+                continue
+            if not isinstance(child, Tag):
+                continue
+            name = child.name
+            if name in _HEADINGS:
+                lvl = int(name[1])
+                t = _html_inline(child).strip()
+                if lvl <= max_level and t:
+                    headings.append(_Heading(line_of(child), lvl, t))
+                elif t:
+                    blocks.append(_Block(line_of(child), t))
+            elif name == "pre":
+                blocks.append(_Block(line_of(child), child.get_text().rstrip("\n")))
+            elif name in _BLOCKS and _has_block_child(child):
+                walk(child, depth + 1)
+            elif name in _BLOCKS:
+                t = _html_inline(child).strip()
+                if t:
+                    if name == "li":
+                        t = "- " + t
+                    blocks.append(_Block(line_of(child), t))
+            else:
+                if _has_block_child(child):
+                    walk(child, depth + 1)
+                else:
+                    t = _html_inline(child).strip()
+                    if t:
+                        blocks.append(_Block(line_of(child), t))
+        if loose and "".join(loose).strip():
+            blocks.append(_Block(line_of(el), " ".join(s.strip() for s in loose)))
+
+    walk(root)
+    blocks.sort(key=lambda b: b.line)
+    return headings, blocks, len(text.split("\n"))
+
+
+def _has_block_child(tag: Tag) -> bool:
+    return any(isinstance(c, Tag) and c.name in _BLOCKS for c in tag.descendants)
+
+
+def _html_inline(tag: Tag) -> str:
+    out: list[str] = []
+    for d in tag.descendants:
+        if isinstance(d, NavigableString) and not isinstance(d, Comment):
+            parent = d.parent
+            if parent is not None and parent.name == "code" and not (parent.parent and parent.parent.name == "pre"):
+                out.append(f"`{d}`")
+            else:
+                out.append(str(d))
+    return re.sub(r"[ \t\r\n]+", " ", "".join(out))
+
+
+_HTML_DATE_META = (
+    ("name", "last-modified"), ("name", "last_modified"), ("name", "dcterms.modified"),
+    ("property", "article:modified_time"), ("property", "og:updated_time"),
+    ("name", "revised"), ("itemprop", "dateModified"), ("name", "date"),
+)
+
+
+def html_metadata(text: str) -> dict[str, Any]:
+    """Title, last-modified date, author and owner from an HTML page's head and markup."""
+    soup = BeautifulSoup(text, "html.parser")
+    meta: dict[str, Any] = {}
+    if soup.title and soup.title.string:
+        meta["title"] = soup.title.string.strip()
+    for attr, value in _HTML_DATE_META:
+        tag = soup.find("meta", attrs={attr: re.compile(f"^{re.escape(value)}$", re.I)})
+        if tag and tag.get("content") and parse_date(tag["content"]):
+            meta["updated"] = parse_date(tag["content"])
+            meta["updated_from"] = f"meta {value}"
+            break
+    if "updated" not in meta:
+        for t in soup.find_all("time"):
+            d = parse_date(t.get("datetime"))
+            if d:
+                meta["updated"] = d
+                meta["updated_from"] = "time datetime"
+                break
+    for name in ("author", "owner", "status", "superseded_by", "last_reviewed", "review_by", "expires"):
+        tag = soup.find("meta", attrs={"name": name})
+        if tag and tag.get("content"):
+            meta[name] = tag["content"].strip()
+    return meta

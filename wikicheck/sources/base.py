@@ -1,0 +1,157 @@
+"""What every source kind shares: candidates, skip warnings, and bytes -> Document."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Protocol
+
+from ..dates import iso, parse_date
+from ..model import Document, Provenance
+from ..parse import html_metadata, split_front_matter
+
+MARKDOWN_EXT = (".md", ".markdown")
+HTML_EXT = (".html", ".htm")
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+
+# front matter keys, first match wins
+DATE_KEYS = ("updated", "last_updated", "last_modified", "date")
+REVIEW_BY_KEYS = ("review_by", "expires")
+
+
+class SkipFile(Exception):
+    """A file the crawl passes over, with a one-line reason naming the file and the fix."""
+
+
+@dataclass
+class Candidate:
+    """A page a source found. `load(warn)` is only called when `fingerprint` differs from the store's."""
+
+    path: str
+    fingerprint: str
+    load: Callable[[Callable[[str], None]], Document]
+
+
+@dataclass
+class HistoryEvent:
+    """One change to one page in a source with history (a git commit touching a file)."""
+
+    path: str
+    text: str | None  # None: the page was deleted at this point
+    provenance: Provenance
+
+
+@dataclass
+class ScanResult:
+    candidates: list[Candidate] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+
+
+class Source(Protocol):
+    name: str
+    root: str
+    kind: str
+
+    def scan(self) -> ScanResult: ...
+
+    def history(self, since: str | None) -> tuple[Iterator[HistoryEvent], str | None]: ...
+
+
+def kind_of(path: str) -> str | None:
+    low = path.lower()
+    if low.endswith(MARKDOWN_EXT):
+        return "markdown"
+    if low.endswith(HTML_EXT):
+        return "html"
+    return None
+
+
+def decode_page(path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """Bytes -> text, or SkipFile with a reason and a fix."""
+    if len(data) > max_bytes:
+        raise SkipFile(
+            f"{path}: skipped, {len(data) / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit "
+            "(split the page, or raise crawl.max-file-bytes in wikicheck.toml)"
+        )
+    if not data.strip():
+        raise SkipFile(f"{path}: skipped, the file is empty")
+    if b"\x00" in data[:8192]:
+        raise SkipFile(f"{path}: skipped, binary file (NUL bytes) with a page extension; rename or remove it")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SkipFile(
+            f"{path}: skipped, not valid UTF-8 (byte {e.start}); re-save it as UTF-8"
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def fingerprint_bytes(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+def build_document(
+    source: str,
+    path: str,
+    text: str,
+    fingerprint: str,
+    *,
+    mtime: float | None,
+    size: int,
+    warn: Callable[[str], None],
+    provenance: Provenance | None = None,
+    url: str | None = None,
+    extra_meta: dict[str, Any] | None = None,
+) -> Document:
+    """A Document with page metadata, and a timestamp from the best source available.
+
+    `provenance` (from git, or a wiki engine's own page metadata) wins; otherwise front matter,
+    then HTML metadata, then the file's mtime.
+    """
+    kind = kind_of(path) or "html"
+    meta: dict[str, Any] = {}
+    title = None
+    if kind == "markdown":
+        meta, _, err = split_front_matter(text)
+        if err:
+            warn(f"{path}: {err}; fix the YAML between the --- lines (the page is crawled without it)")
+    else:
+        meta = html_metadata(text)
+        title = meta.get("title")
+    if extra_meta:
+        meta = {**meta, **{k: v for k, v in extra_meta.items() if v is not None}}
+    title = meta.get("title") or title
+    if provenance is None or not provenance.changed_at:
+        provenance = _fallback_provenance(kind, meta, mtime, provenance)
+    return Document(
+        source=source,
+        path=path,
+        kind=kind,
+        text=text,
+        fingerprint=fingerprint,
+        provenance=provenance,
+        meta=meta,
+        title=str(title) if title else None,
+        url=url,
+        mtime=mtime,
+        size=size,
+    )
+
+
+def _fallback_provenance(kind: str, meta: dict[str, Any], mtime: float | None, prev: Provenance | None) -> Provenance:
+    author = str(meta["author"]) if meta.get("author") else (prev.author if prev else None)
+    version = prev.commit if prev else None
+    if kind == "markdown":
+        for key in DATE_KEYS:
+            d = parse_date(meta.get(key))
+            if d:
+                return Provenance(d, author, version, "front_matter")
+    else:
+        d = parse_date(meta.get("updated"))
+        if d:
+            return Provenance(d, author, version, "html_meta")
+    if prev and prev.timestamp_source == "http_header" and prev.changed_at:
+        return prev
+    if mtime is not None:
+        return Provenance(iso(mtime), author, version, "mtime")
+    return Provenance(None, author, version, None)

@@ -1,0 +1,388 @@
+"""The SQLite store: the source of truth. The faiss index and the findings are derived from it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from sqlite_utils import Database
+
+from .dates import now_iso
+from .errors import StoreNotFound, WikicheckError
+from .migrations import migrations
+from .model import Document, Section
+
+DB_NAME = "wikicheck.db"
+
+
+@dataclass
+class SectionChanges:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    versions: int = 0
+    changed_ids: list[str] = field(default_factory=list)
+
+
+def db_path_for(index: str | Path) -> Path:
+    p = Path(index)
+    return p if p.suffix == ".db" else p / DB_NAME
+
+
+class Store:
+    """Typed reads and writes over the wikicheck SQLite database."""
+
+    def __init__(self, db: Database, path: Path | None):
+        self.db = db
+        self.path = path
+
+    # ------------------------------------------------------------------ open / close
+
+    @classmethod
+    def open(cls, index: str | Path, *, create: bool = False) -> "Store":
+        """Open the store of an index directory (or a .db file), applying pending migrations."""
+        path = db_path_for(index)
+        if not path.exists():
+            if not create:
+                raise StoreNotFound(f'no wikicheck store at {path}; run "wikicheck crawl SOURCE --index {index}" first')
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            db = Database(conn)
+            migrations.apply(db)
+        except sqlite3.DatabaseError as e:
+            raise WikicheckError(f"{path}: not a wikicheck store or corrupted ({e}); move it away and re-crawl") from None
+        conn.execute("PRAGMA foreign_keys=ON")  # after migrations (see STYLE.md §4)
+        return cls(db, path)
+
+    @classmethod
+    def memory(cls) -> "Store":
+        db = Database(memory=True)
+        migrations.apply(db)
+        return cls(db, None)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.db.conn:
+            yield
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("insert or replace into meta (key, value) values (?, ?)", [key, value])
+
+    # ------------------------------------------------------------------ sources
+
+    def ensure_source(self, name: str, root: str, kind: str) -> dict[str, Any]:
+        row = self.source(name)
+        if row and row["root"] != root:
+            raise WikicheckError(
+                f'source name "{name}" is already used in this index for {row["root"]}; '
+                f"crawl {root} with --name OTHER, or into another --index"
+            )
+        if not row:
+            with self.transaction():
+                self.db["sources"].insert(
+                    {"name": name, "root": root, "kind": kind, "last_commit": None, "added_at": now_iso(),
+                     "last_crawled_at": None})
+            row = self.source(name)
+        elif row["kind"] != kind:
+            with self.transaction():
+                self.db["sources"].update(name, {"kind": kind})
+        return row  # type: ignore[return-value]
+
+    def source(self, name: str) -> dict[str, Any] | None:
+        rows = list(self.db["sources"].rows_where("name = ?", [name]))
+        return rows[0] if rows else None
+
+    def sources(self) -> list[dict[str, Any]]:
+        return list(self.db["sources"].rows_where(order_by="name"))
+
+    def set_source_commit(self, name: str, commit: str | None) -> None:
+        with self.transaction():
+            self.db["sources"].update(name, {"last_commit": commit, "last_crawled_at": now_iso()})
+
+    # ------------------------------------------------------------------ documents and sections
+
+    def document_fingerprints(self, source: str) -> dict[str, tuple[str, str | None]]:
+        rows = self.db.execute("select path, fingerprint, removed_at from documents where source = ?", [source])
+        return {p: (f, r) for p, f, r in rows.fetchall()}
+
+    def save_document(self, doc: Document, sections: list[Section], ts: str) -> SectionChanges:
+        """Write a page and its sections in one transaction; report what changed."""
+        m = doc.meta
+        changes = SectionChanges()
+        with self.transaction():
+            existing = self.db.execute("select first_seen from documents where id = ?", [doc.id]).fetchone()
+            self.db["documents"].upsert(
+                {
+                    "id": doc.id, "source": doc.source, "path": doc.path, "kind": doc.kind,
+                    "title": doc.title, "url": doc.url, "fingerprint": doc.fingerprint, "size": doc.size,
+                    "mtime": doc.mtime, "changed_at": doc.provenance.changed_at, "author": doc.provenance.author,
+                    "commit": doc.provenance.commit, "timestamp_source": doc.provenance.timestamp_source,
+                    "owner": _str(m.get("owner")), "status": _str(m.get("status")),
+                    "superseded_by": _str(m.get("superseded_by")), "last_reviewed": _str(m.get("last_reviewed")),
+                    "review_by": _str(m.get("review_by") or m.get("expires")),
+                    "meta": json.dumps(m, sort_keys=True, default=str), "text": doc.text,
+                    "first_seen": existing[0] if existing else ts, "last_seen": ts, "removed_at": None,
+                },
+                pk="id",
+            )
+            old = {
+                r[0]: (r[1], r[2])
+                for r in self.db.execute(
+                    "select id, content_hash, removed_at from sections where document_id = ?", [doc.id]
+                ).fetchall()
+            }
+            seen = set()
+            for s in sections:
+                seen.add(s.id)
+                prev = old.get(s.id)
+                if prev is None:
+                    changes.new += 1
+                    changes.changed_ids.append(s.id)
+                elif prev[0] != s.content_hash or prev[1] is not None:
+                    changes.changed += 1
+                    changes.changed_ids.append(s.id)
+                else:
+                    changes.unchanged += 1
+                row = _section_row(s)
+                row["last_seen"] = ts
+                row["removed_at"] = None
+                if prev is None:
+                    row["first_seen"] = ts
+                    self.db["sections"].insert(row)
+                else:
+                    self.db["sections"].update(self._key(s.id), row)
+            gone = [sid for sid, (_, removed) in old.items() if sid not in seen and removed is None]
+            for sid in gone:
+                self.db.execute("update sections set removed_at = ? where id = ?", [ts, sid])
+            changes.removed = len(gone)
+        return changes
+
+    def _key(self, section_id: str) -> int:
+        return self.db.execute("select key from sections where id = ?", [section_id]).fetchone()[0]
+
+    def mark_removed(self, source: str, present: set[str], ts: str) -> tuple[int, int]:
+        """Mark pages no longer in the source, and their sections, as removed. History is kept."""
+        docs = sections = 0
+        with self.transaction():
+            rows = self.db.execute(
+                "select id, path from documents where source = ? and removed_at is null", [source]
+            ).fetchall()
+            for doc_id, path in rows:
+                if path in present:
+                    continue
+                docs += 1
+                self.db.execute("update documents set removed_at = ? where id = ?", [ts, doc_id])
+                cur = self.db.execute(
+                    "update sections set removed_at = ? where document_id = ? and removed_at is null", [ts, doc_id])
+                sections += cur.rowcount
+                self._close_open_versions(doc_id, ts, None)
+        return docs, sections
+
+    def sections(self, where: str = "removed_at is null", params: list[Any] | None = None) -> list[dict[str, Any]]:
+        rows = self.db.query(f"select * from sections where {where} order by path, line_start", params or [])
+        return [_decode_section(r) for r in rows]
+
+    def section(self, section_id: str) -> dict[str, Any] | None:
+        rows = self.sections("id = ?", [section_id])
+        return rows[0] if rows else None
+
+    def documents(self, where: str = "removed_at is null", params: list[Any] | None = None) -> list[dict[str, Any]]:
+        return list(self.db.query(f"select * from documents where {where} order by source, path", params or []))
+
+    # ------------------------------------------------------------------ versions
+
+    def open_versions(self, document_id: str) -> dict[str, dict[str, Any]]:
+        rows = self.db.query(
+            "select * from section_versions where document_id = ? and valid_to is null", [document_id])
+        return {r["section_id"]: r for r in rows}
+
+    def apply_versions(
+        self, document_id: str, source: str, path: str, sections: list[Section] | None,
+        valid_from: str | None, commit: str | None, author: str | None, origin: str,
+        checkpoint: tuple[str, int] | None = None,
+    ) -> int:
+        """Record a new state of a page: close versions whose text changed or went away, open new ones.
+
+        `sections` None means the page was deleted. Returns the number of versions opened.
+        """
+        added = 0
+        with self.transaction():
+            current = self.open_versions(document_id)
+            present = {s.id: s for s in sections or []}
+            for sid, row in current.items():
+                s = present.get(sid)
+                if s is None or s.body_hash != row["body_hash"] or s.content_hash != row["content_hash"]:
+                    self.db.execute(
+                        "update section_versions set valid_to = ?, ended_by_commit = ? where id = ?",
+                        [valid_from, commit, row["id"]])
+            for sid, s in present.items():
+                row = current.get(sid)
+                if row is not None and s.body_hash == row["body_hash"] and s.content_hash == row["content_hash"]:
+                    continue
+                self.db["section_versions"].insert({
+                    "section_id": sid, "document_id": document_id, "source": source, "path": path,
+                    "heading_path": json.dumps(s.heading_path), "content_hash": s.content_hash,
+                    "body_hash": s.body_hash, "text": s.text, "valid_from": valid_from, "valid_to": None,
+                    "commit": commit, "author": author, "ended_by_commit": None, "origin": origin,
+                })
+                added += 1
+            if checkpoint:
+                self.set_meta(checkpoint[0], str(checkpoint[1]))
+        return added
+
+    def _close_open_versions(self, document_id: str, ts: str, commit: str | None) -> None:
+        self.db.execute(
+            "update section_versions set valid_to = ?, ended_by_commit = ? where document_id = ? and valid_to is null",
+            [ts, commit, document_id])
+
+    def versions(self, section_id: str) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "select * from section_versions where section_id = ? order by valid_from, id", [section_id]))
+
+    # ------------------------------------------------------------------ embeddings
+
+    def model_id(self) -> str | None:
+        return self.get_meta("model_id")
+
+    def pending_embeddings(self, model_id: str) -> list[tuple[str, str]]:
+        """(content_hash, text to embed) of live sections that have no vector for this model."""
+        rows = self.db.execute(
+            """select s.content_hash, s.heading_path, s.text from sections s
+               where s.removed_at is null and not exists (
+                 select 1 from embeddings e where e.content_hash = s.content_hash and e.model_id = ?)
+               group by s.content_hash""",
+            [model_id],
+        ).fetchall()
+        return [(h, " > ".join(json.loads(hp)) + "\n\n" + t) for h, hp, t in rows]
+
+    def put_embeddings(self, model_id: str, hashes: list[str], vectors: np.ndarray) -> None:
+        ts = now_iso()
+        vecs = np.asarray(vectors, dtype="<f4")
+        with self.transaction():
+            self.db.conn.executemany(
+                "insert or replace into embeddings (content_hash, model_id, vector, created_at) values (?, ?, ?, ?)",
+                [(h, model_id, vecs[i].tobytes(), ts) for i, h in enumerate(hashes)],
+            )
+
+    def live_vectors(self, model_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, vectors) of every live section that has a vector for this model."""
+        rows = self.db.execute(
+            """select s.key, e.vector from sections s join embeddings e
+               on e.content_hash = s.content_hash and e.model_id = ?
+               where s.removed_at is null order by s.key""",
+            [model_id],
+        ).fetchall()
+        if not rows:
+            return np.zeros(0, dtype="int64"), np.zeros((0, 0), dtype="float32")
+        keys = np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+        return keys, vecs.astype("float32", copy=False)
+
+    def vectors_for_hashes(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i:i + 500]
+            q = ",".join("?" * len(chunk))
+            for h, v in self.db.execute(
+                f"select content_hash, vector from embeddings where model_id = ? and content_hash in ({q})",
+                [model_id, *chunk]):
+                out[h] = np.frombuffer(v, dtype="<f4")
+        return out
+
+    def index_state(self, model_id: str) -> str:
+        """A digest of what the index should contain; the manifest records it."""
+        row = self.db.execute(
+            """select count(*), coalesce(sum(s.key * 2654435761 % 1000000007), 0),
+                      coalesce(max(s.key), 0)
+               from sections s join embeddings e on e.content_hash = s.content_hash and e.model_id = ?
+               where s.removed_at is null""",
+            [model_id],
+        ).fetchone()
+        hashes = self.db.execute(
+            """select group_concat(content_hash, '') from (select s.content_hash from sections s
+               where s.removed_at is null order by s.key)""").fetchone()[0] or ""
+        import hashlib
+        return f"{row[0]}:{row[1]}:{row[2]}:{hashlib.sha1(hashes.encode()).hexdigest()[:16]}"
+
+    # ------------------------------------------------------------------ crawl runs
+
+    def start_crawl(self, sources: list[str]) -> int:
+        with self.transaction():
+            return self.db["crawls"].insert({
+                "started_at": now_iso(), "status": "running", "pid": os.getpid(),
+                "sources": json.dumps(sources),
+            }).last_pk  # type: ignore[return-value]
+
+    def finish_crawl(self, crawl_id: int, status: str, counts: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db["crawls"].update(crawl_id, {"finished_at": now_iso(), "status": status, **counts})
+
+    def add_warning(self, crawl_id: int, source: str, path: str, message: str) -> None:
+        with self.transaction():
+            self.db["warnings"].insert({"crawl_id": crawl_id, "source": source, "path": path, "message": message})
+
+    def last_crawl(self) -> dict[str, Any] | None:
+        rows = list(self.db.query("select * from crawls order by id desc limit 1"))
+        return rows[0] if rows else None
+
+    def counts(self) -> dict[str, int]:
+        q = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "documents": q("select count(*) from documents where removed_at is null"),
+            "documents_removed": q("select count(*) from documents where removed_at is not null"),
+            "sections": q("select count(*) from sections where removed_at is null"),
+            "sections_removed": q("select count(*) from sections where removed_at is not null"),
+            "section_versions": q("select count(*) from section_versions"),
+            "embeddings": q("select count(*) from embeddings"),
+            "crawls": q("select count(*) from crawls"),
+        }
+
+
+def _str(v: Any) -> str | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v)
+    return str(v)
+
+
+def _section_row(s: Section) -> dict[str, Any]:
+    return {
+        "id": s.id, "document_id": s.document_id, "source": s.source, "path": s.path, "heading": s.heading,
+        "heading_path": json.dumps(s.heading_path), "level": s.level, "ordinal": s.ordinal, "anchor": s.anchor,
+        "line_start": s.line_start, "line_end": s.line_end, "text": s.text, "raw": s.raw,
+        "content_hash": s.content_hash, "body_hash": s.body_hash, "changed_at": s.provenance.changed_at,
+        "author": s.provenance.author, "commit": s.provenance.commit,
+        "timestamp_source": s.provenance.timestamp_source,
+    }
+
+
+def _decode_section(r: dict[str, Any]) -> dict[str, Any]:
+    r = dict(r)
+    r["heading_path"] = json.loads(r["heading_path"]) if r.get("heading_path") else []
+    return r
