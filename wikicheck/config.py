@@ -68,6 +68,31 @@ def _validate(data: dict[str, Any], where: str) -> None:
 EXTRA_SECTIONS: dict[str, Any] = {}
 
 
+def _register_extra_sections() -> None:
+    from . import policy  # noqa: F401  (registers [rules], [[policies]], [exempt], [[retired]])
+
+
+def _config_in_sources(index: str | Path) -> Path | None:
+    import sqlite3
+
+    db = Path(index) / "wikicheck.db" if Path(index).suffix != ".db" else Path(index)
+    if not db.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            roots = [r[0] for r in conn.execute("select root from sources where kind != 'http' order by name")]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    for root in roots:
+        p = Path(root) / CONFIG_NAME
+        if p.is_file():
+            return p
+    return None
+
+
 def find_config(start: Path | None = None) -> Path | None:
     start = (start or Path.cwd()).resolve()
     for d in (start, *start.parents):
@@ -86,13 +111,21 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
-def load_config(path: str | Path | None = None, *, discover: bool = True) -> Config:
-    """Read and validate the config; with no path, look for one from the current directory up."""
+def load_config(path: str | Path | None = None, *, discover: bool = True,
+                sources_from: str | Path | None = None) -> Config:
+    """Read and validate the config.
+
+    With no path: $WIKICHECK_CONFIG, then wikicheck.toml (or [tool.wikicheck] in pyproject.toml)
+    from the current directory up, then a wikicheck.toml at the root of a source crawled into the
+    index `sources_from` (a docs repository can carry its own config).
+    """
     env = os.environ.get("WIKICHECK_CONFIG")
     if path is None and env:
         path = env
     if path is None and discover:
         path = find_config()
+    if path is None and discover and sources_from is not None:
+        path = _config_in_sources(sources_from)
     if path is None:
         return Config()
     p = Path(path)
@@ -103,5 +136,6 @@ def load_config(path: str | Path | None = None, *, discover: bool = True) -> Con
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: invalid TOML: {e}") from None
     data = raw.get("tool", {}).get("wikicheck", {}) if p.name == "pyproject.toml" else raw
+    _register_extra_sections()
     _validate(data, str(p))
     return Config(copy.deepcopy(data), p)

@@ -211,6 +211,14 @@ def _warn(store: Store, summary: CrawlSummary, crawl_id: int, source: str, path:
 
 
 def _save(store: Store, doc: Document, sections: list[Section], ts: str, kind: str, summary: CrawlSummary) -> None:
+    # a git page's history comes from git log; this records the working tree state when it
+    # differs from HEAD (uncommitted edits), and every change seen between crawls elsewhere.
+    # Versions go first: the page row carries the fingerprint that makes the next crawl skip the
+    # page, so a crawl killed between the two writes must not have written that one yet.
+    origin = "git" if kind == "git" and doc.provenance.timestamp_source == "git" else "crawl"
+    summary.versions_added += store.apply_versions(
+        doc.id, doc.source, doc.path, sections, doc.provenance.changed_at or ts,
+        doc.provenance.commit, doc.provenance.author, origin)
     changes = store.save_document(doc, sections, ts)
     summary.documents += 1
     summary.documents_changed.append(doc.path)
@@ -218,12 +226,6 @@ def _save(store: Store, doc: Document, sections: list[Section], ts: str, kind: s
     summary.sections_changed += changes.changed
     summary.sections_unchanged += changes.unchanged
     summary.sections_removed += changes.removed
-    # a git page's history comes from git log; this records the working tree state when it
-    # differs from HEAD (uncommitted edits), and every change seen between crawls elsewhere
-    origin = "git" if kind == "git" and doc.provenance.timestamp_source == "git" else "crawl"
-    summary.versions_added += store.apply_versions(
-        doc.id, doc.source, doc.path, sections, doc.provenance.changed_at or ts,
-        doc.provenance.commit, doc.provenance.author, origin)
 
 
 def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSummary, prog: Progress) -> None:

@@ -138,3 +138,53 @@ def m001_core(db: Database) -> None:
         pk="id",
         foreign_keys=[("crawl_id", "crawls", "id")],
     )
+
+
+@migrations()
+def m002_findings(db: Database) -> None:
+    db["check_runs"].create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "config": str,  # JSON of the effective rule configuration
+            "findings": int,
+            "new": int,
+            "resolved": int,
+            "seconds": float,
+            "summary": str,  # JSON
+        },
+        pk="id",
+    )
+    db["findings"].create(
+        {
+            "id": int,
+            "run_id": int,
+            "fingerprint": str,
+            "rule": str,
+            "name": str,
+            "kind": str,
+            "level": str,
+            "scope": str,  # section | document
+            "source": str,
+            "document_id": str,
+            "section_id": str,
+            "path": str,
+            "heading": str,
+            "heading_path": str,  # JSON
+            "line": int,
+            "message": str,
+            "evidence": str,  # JSON
+            "newer_section_id": str,
+            "newer": str,  # JSON {path, heading, section_id, changed_at}
+            "owner": str,
+            "changed_at": str,
+            "first_seen_run": int,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "check_runs", "id")],
+    )
+    db["findings"].create_index(["run_id", "section_id"])
+    db["findings"].create_index(["run_id", "document_id"])
+    db["findings"].create_index(["fingerprint"])

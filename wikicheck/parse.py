@@ -85,6 +85,7 @@ def slugify(heading: str) -> str:
 class _Block:
     line: int  # 0-based line in the file where the block starts
     text: str
+    col: int = 0  # column, so that blocks on one line (minified HTML) keep their order
 
 
 @dataclass
@@ -92,27 +93,31 @@ class _Heading:
     line: int  # 0-based
     level: int
     text: str
+    col: int = 0
 
 
 def iter_sections(doc: Document, max_level: int = DEFAULT_MAX_LEVEL) -> list[Section]:
     """Split a document into sections (a list, in page order)."""
+    body_start = 0
     if doc.kind == "html":
         headings, blocks, nlines = _html_structure(doc.text, max_level)
     else:
         headings, blocks, nlines = _markdown_structure(doc.text, max_level)
-    return _assemble(doc, headings, blocks, nlines)
+        body_start = split_front_matter(doc.text)[1]  # the preamble starts after the front matter
+    return _assemble(doc, headings, blocks, nlines, body_start)
 
 
-def _assemble(doc: Document, headings: list[_Heading], blocks: list[_Block], nlines: int) -> list[Section]:
+def _assemble(doc: Document, headings: list[_Heading], blocks: list[_Block], nlines: int,
+              body_start: int = 0) -> list[Section]:
     raw_lines = doc.text.split("\n")
-    starts = [h.line for h in headings]
+    starts = [(h.line, h.col) for h in headings]
     # the preamble before the first heading is a section only when it has text
-    spans: list[tuple[_Heading | None, int, int]] = []
-    first = starts[0] if starts else nlines
-    spans.append((None, 0, first))
+    spans: list[tuple[_Heading | None, tuple[int, int], tuple[int, int]]] = []
+    first = starts[0] if starts else (nlines, 0)
+    spans.append((None, (body_start, 0), first))
     for i, h in enumerate(headings):
-        end = starts[i + 1] if i + 1 < len(starts) else nlines
-        spans.append((h, h.line, end))
+        end = starts[i + 1] if i + 1 < len(starts) else (nlines, 0)
+        spans.append((h, (h.line, h.col), end))
 
     sections: list[Section] = []
     stack: list[tuple[int, str]] = []
@@ -120,10 +125,11 @@ def _assemble(doc: Document, headings: list[_Heading], blocks: list[_Block], nli
     anchors: dict[str, int] = {}
     doc_id = doc.id
     bi = 0
-    for h, start, end in spans:
+    for h, start_pos, end_pos in spans:
+        (start, _), (end, _) = start_pos, end_pos
         body: list[str] = []
-        while bi < len(blocks) and blocks[bi].line < end:
-            if blocks[bi].line >= start:
+        while bi < len(blocks) and (blocks[bi].line, blocks[bi].col) < end_pos:
+            if (blocks[bi].line, blocks[bi].col) >= start_pos:
                 body.append(blocks[bi].text)
             bi += 1
         text = "\n\n".join(t for t in body if t.strip())
@@ -139,12 +145,14 @@ def _assemble(doc: Document, headings: list[_Heading], blocks: list[_Block], nli
         key = tuple(hpath)
         ordinal = seen_paths.get(key, 0)
         seen_paths[key] = ordinal + 1
-        slug = slugify(heading) if heading else ""
-        n = anchors.get(slug, 0)
-        anchors[slug] = n + 1
-        anchor = slug if n == 0 else f"{slug}-{n}"
+        anchor = slug = slugify(heading) if heading else ""
+        if heading:  # GitHub (github-slugger): count up until the anchor is not taken on the page
+            while anchor in anchors:
+                anchors[slug] += 1
+                anchor = f"{slug}-{anchors[slug]}"
+            anchors[anchor] = 0
         # trim trailing blank lines from the span
-        last = end
+        last = max(end, start + 1)  # a section that shares its line with the next (minified HTML)
         while last > start + 1 and last - 1 < len(raw_lines) and not raw_lines[last - 1].strip():
             last -= 1
         content_hash, body_hash = section_hashes(hpath, text)
@@ -226,7 +234,8 @@ def _markdown_structure(text: str, max_level: int) -> tuple[list[_Heading], list
             # the item's first paragraph carries the marker
             pass
         elif t.type in ("fence", "code_block"):
-            blocks.append(_Block(line, t.content.rstrip("\n")))
+            # code stays verbatim and fenced, so that claims can tell code from prose in the text alone
+            blocks.append(_Block(line, _fenced(t.content)))
         elif t.type == "html_block":
             stripped = _COMMENT.sub("", t.content).strip()
             if stripped:
@@ -255,6 +264,14 @@ def _markdown_structure(text: str, max_level: int) -> tuple[list[_Heading], list
             i = j
         i += 1
     return headings, blocks, len(lines)
+
+
+def _fenced(code: str) -> str:
+    code = code.rstrip("\n")
+    fence = "```"
+    while fence in code:
+        fence += "`"
+    return f"{fence}\n{code}\n{fence}"
 
 
 def _inline_text(tok: Any) -> str:
@@ -321,6 +338,9 @@ def _html_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Bl
     def line_of(tag: Tag) -> int:
         return max(0, (getattr(tag, "sourceline", None) or 1) - 1)
 
+    def col_of(tag: Tag) -> int:
+        return getattr(tag, "sourcepos", None) or 0
+
     def walk(el: Tag, depth: int = 0) -> None:
         loose: list[str] = []
         for child in el.children:
@@ -335,11 +355,11 @@ def _html_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Bl
                 lvl = int(name[1])
                 t = _html_inline(child).strip()
                 if lvl <= max_level and t:
-                    headings.append(_Heading(line_of(child), lvl, t))
+                    headings.append(_Heading(line_of(child), lvl, t, col_of(child)))
                 elif t:
-                    blocks.append(_Block(line_of(child), t))
+                    blocks.append(_Block(line_of(child), t, col_of(child)))
             elif name == "pre":
-                blocks.append(_Block(line_of(child), child.get_text().rstrip("\n")))
+                blocks.append(_Block(line_of(child), _fenced(child.get_text()), col_of(child)))
             elif name in _BLOCKS and _has_block_child(child):
                 walk(child, depth + 1)
             elif name in _BLOCKS:
@@ -347,19 +367,19 @@ def _html_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Bl
                 if t:
                     if name == "li":
                         t = "- " + t
-                    blocks.append(_Block(line_of(child), t))
+                    blocks.append(_Block(line_of(child), t, col_of(child)))
             else:
                 if _has_block_child(child):
                     walk(child, depth + 1)
                 else:
                     t = _html_inline(child).strip()
                     if t:
-                        blocks.append(_Block(line_of(child), t))
+                        blocks.append(_Block(line_of(child), t, col_of(child)))
         if loose and "".join(loose).strip():
-            blocks.append(_Block(line_of(el), " ".join(s.strip() for s in loose)))
+            blocks.append(_Block(line_of(el), " ".join(s.strip() for s in loose), col_of(el)))
 
     walk(root)
-    blocks.sort(key=lambda b: b.line)
+    blocks.sort(key=lambda b: (b.line, b.col))
     return headings, blocks, len(text.split("\n"))
 
 
@@ -410,3 +430,31 @@ def html_metadata(text: str) -> dict[str, Any]:
         if tag and tag.get("content"):
             meta[name] = tag["content"].strip()
     return meta
+
+
+def heading_anchors(text: str, kind: str) -> set[str]:
+    """Every anchor a link can target on a page: heading slugs (all levels) and explicit ids."""
+    anchors: set[str] = set()
+    counts: dict[str, int] = {}
+    if kind == "markdown":
+        _, fm, _ = split_front_matter(text)
+        body = "\n".join(text.split("\n")[fm:])
+        tokens = _MD.parse(body)
+        for i, t in enumerate(tokens):
+            if t.type == "heading_open" and i + 1 < len(tokens):
+                slug = slugify(_inline_text(tokens[i + 1]))
+                n = counts.get(slug, 0)
+                counts[slug] = n + 1
+                anchors.add(slug if n == 0 else f"{slug}-{n}")
+        for m in re.finditer(r"""<a\s+(?:name|id)=["']([^"']+)["']|\{#([\w-]+)\}|\sid=["']([^"']+)["']""", text):
+            anchors.add((m.group(1) or m.group(2) or m.group(3)).lower())
+    else:
+        soup = BeautifulSoup(text, "html.parser")
+        for tag in soup.find_all(True):
+            for attr in ("id", "name"):
+                v = tag.get(attr)
+                if isinstance(v, str):
+                    anchors.add(v.lower())
+            if tag.name in _HEADINGS:
+                anchors.add(slugify(tag.get_text(" ", strip=True)))
+    return anchors

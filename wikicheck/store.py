@@ -55,9 +55,15 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+            db = Database(conn)
+            # another application's database: refuse before anything (WAL, our tables) changes the file
+            other = sorted(set(db.table_names()) - {"_sqlite_migrations"})
+            if other and not migrations.applied(db):
+                conn.close()
+                raise WikicheckError(f"{path}: not a wikicheck store (an SQLite database with tables "
+                                     f"{', '.join(other[:5])}); give another --index")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            db = Database(conn)
             migrations.apply(db)
         except sqlite3.DatabaseError as e:
             raise WikicheckError(f"{path}: not a wikicheck store or corrupted ({e}); move it away and re-crawl") from None
@@ -82,6 +88,9 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self.db.conn:
+            # BEGIN now: sqlite-utils commits each insert/upsert on its own unless a transaction is open
+            if not self.db.conn.in_transaction:
+                self.db.conn.execute("BEGIN")
             yield
 
     # ------------------------------------------------------------------ meta

@@ -30,7 +30,7 @@ class WikicheckGroup(TyperGroup):
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, typer.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except WikicheckError as e:
             typer.echo(f"error: {e}", err=True)
@@ -61,6 +61,7 @@ def _root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug", help=
 
 
 # Commands are registered explicitly, one module per group of commands.
+from . import check as _check  # noqa: E402,F401
 from . import crawl as _crawl  # noqa: E402,F401
 
 def main() -> None:

@@ -31,10 +31,13 @@ def crawl(
 ) -> None:
     """Crawl sources into an index: sections, provenance, history, embeddings, faiss index."""
     from ..crawl import crawl as run_crawl
+    from ..embed import get_embedder
 
     cfg = load_config(config)
     if model:
         cfg.data.setdefault("embedding", {})["model"] = model
+    # --model beats $WIKICHECK_MODEL, which Config.model prefers to the config file
+    embedder = get_embedder(model, batch_size=cfg.get("embedding", "batch-size")) if model else None
     index = index or default_index()
     show = not quiet and not json_ and sys.stderr.isatty()
     with Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -46,7 +49,8 @@ def crawl(
                 tasks[phase] = bar.add_task(phase, total=total or None)
             bar.update(tasks[phase], completed=done, total=total or None)
 
-        summary = run_crawl(sources, index, cfg, reembed=reembed, names=name, kind=kind, progress=progress)
+        summary = run_crawl(sources, index, cfg, embedder=embedder, reembed=reembed, names=name, kind=kind,
+                            progress=progress)
     if json_:
         typer.echo(json.dumps(summary.to_json(), indent=2, sort_keys=True))
         return

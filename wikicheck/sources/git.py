@@ -191,6 +191,11 @@ class GitSource:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
             if ok:
                 rng = [f"{since}..HEAD"]
+            else:  # history rewritten (rebase, force push): go on from where the two histories meet
+                base = subprocess.run(["git", "-C", self.root, "merge-base", since, "HEAD"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                if base.returncode == 0 and base.stdout.strip():
+                    rng = [f"{base.stdout.decode().strip()}..HEAD"]
         elif since == self.head:
             return iter(()), self.head
         return self._history_events(rng), self.head

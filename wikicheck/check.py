@@ -1,0 +1,460 @@
+"""The check engine: run every enabled rule over the store, apply suppressions, store the findings.
+
+Rules run here, at check time, so that the retrieval guard only has to look verdicts up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import posixpath
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import unquote, urlsplit
+
+from markdown_it import MarkdownIt
+
+from .config import Config
+from .dates import now_iso, to_datetime
+from .drift import Drift, DriftOptions
+from .model import normalise_text
+from .parse import split_front_matter
+from .policy import Policies, RetiredTerm
+from .rules import RULES, Rule, RuleHit
+from .store import Store
+
+LEVELS = ("info", "warning", "error")
+LEVEL_RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
+
+
+@dataclass
+class Finding:
+    rule: str
+    name: str
+    kind: str
+    level: str
+    path: str
+    heading: str
+    heading_path: list[str]
+    section_id: str | None
+    document_id: str
+    scope: str
+    line: int | None
+    message: str
+    evidence: dict[str, Any]
+    newer: dict[str, Any] | None
+    owner: str | None
+    changed_at: str | None
+    fingerprint: str
+    source: str = ""
+    new: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule, "name": self.name, "kind": self.kind, "level": self.level, "path": self.path,
+            "heading": self.heading, "heading_path": self.heading_path, "section_id": self.section_id,
+            "document_id": self.document_id, "scope": self.scope, "line": self.line, "source": self.source,
+            "message": self.message, "evidence": self.evidence, "newer": self.newer, "owner": self.owner,
+            "changed_at": self.changed_at, "fingerprint": self.fingerprint, "new": self.new,
+        }
+
+
+@dataclass
+class CheckResult:
+    run_id: int
+    findings: list[Finding]
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    suppressed: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        by_level = {lvl: 0 for lvl in LEVELS}
+        by_kind: dict[str, int] = {}
+        for f in self.findings:
+            by_level[f.level] += 1
+            by_kind[f.kind] = by_kind.get(f.kind, 0) + 1
+        return {
+            "run_id": self.run_id, "findings": len(self.findings), "by_level": by_level,
+            "by_kind": dict(sorted(by_kind.items())), "new": sum(f.new for f in self.findings),
+            "resolved": len(self.resolved), "suppressed": self.suppressed, "seconds": round(self.seconds, 3),
+            "sections": None, "documents": None,
+        }
+
+
+def fingerprint(rule: str, location: str, key: str) -> str:
+    """Stable across runs: rule, where, and what (never a date or a count that moves every day)."""
+    return hashlib.sha256(f"{rule}\x1f{location}\x1f{normalise_text(key)}".encode()).hexdigest()[:20]
+
+
+_MD = MarkdownIt("commonmark")
+_SUPPRESS = re.compile(r"<!--\s*wikicheck:\s*(disable-next-line|disable-line|disable-file|disable)\b([^>]*?)-->", re.I)
+
+
+class CheckContext:
+    """What rules may read: the store, the drift analysis, policies, link resolution, dates."""
+
+    def __init__(self, store: Store, config: Config, policies: Policies, now: dt.datetime | None = None):
+        self.store = store
+        self.config = config
+        self.policies = policies
+        self.now = now or dt.datetime.now(dt.timezone.utc)
+        self.now_iso = self.now.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        self.retired: list[RetiredTerm] = policies.retired
+        self.docs = {d["id"]: d for d in store.documents()}
+        self.sections = store.sections()
+        self.sections_by_doc: dict[str, list[dict[str, Any]]] = {}
+        for s in self.sections:
+            self.sections_by_doc.setdefault(s["document_id"], []).append(s)
+        self.section_by_id = {s["id"]: s for s in self.sections}
+        self.doc_by_path = {(d["source"], d["path"]): d for d in self.docs.values()}
+        self.sources = {s["name"]: s for s in store.sources()}
+        self._drift: list[Any] | None = None
+        self.drift_options = DriftOptions()
+
+    # dates
+    def age_days(self, iso: str) -> int:
+        return max(0, (self.now - to_datetime(iso)).days)
+
+    def doc_changed_at(self, doc: dict[str, Any]) -> str | None:
+        dates = [s["changed_at"] for s in self.sections_by_doc.get(doc["id"], []) if s["changed_at"]]
+        return max(dates) if dates else doc.get("changed_at")
+
+    def doc_sections(self, doc_id: str) -> list[dict[str, Any]]:
+        return self.sections_by_doc.get(doc_id, [])
+
+    def front_matter_lines(self, doc: dict[str, Any]) -> int:
+        if doc["kind"] != "markdown":
+            return 0
+        return split_front_matter(doc.get("text") or "")[1]
+
+    # links
+    def links(self, doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        text = doc.get("text") or ""
+        if doc["kind"] == "markdown":
+            fm = self.front_matter_lines(doc)
+            body = "\n".join(text.split("\n")[fm:])
+            tokens = _MD.parse(body)
+            for t in tokens:
+                if t.type != "inline" or not t.children:
+                    continue
+                line = (t.map[0] if t.map else 0) + fm + 1
+                for c in t.children:
+                    if c.type == "softbreak":
+                        line += 1
+                    elif c.type == "link_open" and c.attrGet("href"):
+                        yield {"href": str(c.attrGet("href")), "line": line}
+                    elif c.type == "image" and c.attrGet("src"):
+                        yield {"href": str(c.attrGet("src")), "line": line}
+        else:
+            from bs4 import BeautifulSoup
+
+            from .parse import html_main
+
+            root = html_main(BeautifulSoup(text, "html.parser"))
+            for a in root.find_all("a", href=True):
+                yield {"href": a["href"], "line": getattr(a, "sourceline", None)}
+
+    def link_target(self, doc: dict[str, Any], href: str) -> tuple[str, str, bool, set[str] | None] | None:
+        """(resolved path, anchor, exists, anchors of the target) for an internal link, None otherwise."""
+        href = href.strip()
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc or href.startswith(("mailto:", "tel:", "{", "<")):
+            return self._url_target(doc, href)
+        path, anchor = unquote(parts.path), unquote(parts.fragment)
+        if not path:
+            return doc["path"], anchor, True, self.anchors(doc)
+        base = posixpath.dirname(doc["path"])
+        resolved = posixpath.normpath(posixpath.join(base, path)) if not path.startswith("/") else path.lstrip("/")
+        if resolved.startswith("../"):
+            return resolved, anchor, self._exists_outside(doc, resolved), None
+        target = self.doc_by_path.get((doc["source"], resolved))
+        if target is None and resolved.endswith("/"):
+            target = self.doc_by_path.get((doc["source"], resolved + "index.md"))
+        if target is None and not posixpath.splitext(resolved)[1]:
+            for ext in (".md", ".html", "/index.md", "/README.md"):
+                target = self.doc_by_path.get((doc["source"], resolved + ext))
+                if target:
+                    break
+        if target is not None:
+            return target["path"], anchor, True, self.anchors(target)
+        return resolved, anchor, self._exists_on_disk(doc, resolved), None
+
+    def _url_target(self, doc: dict[str, Any], href: str) -> tuple[str, str, bool, set[str] | None] | None:
+        # links to pages of a crawled site are internal links too
+        src = self.sources.get(doc["source"])
+        if not src or src["kind"] != "http" or not href.startswith(("http://", "https://")):
+            return None
+        for d in self.docs.values():
+            if d.get("url") and href.split("#")[0].rstrip("/") == d["url"].rstrip("/"):
+                return d["path"], urlsplit(href).fragment, True, self.anchors(d)
+        return None
+
+    def _exists_on_disk(self, doc: dict[str, Any], rel: str) -> bool:
+        src = self.sources.get(doc["source"])
+        if not src or src["kind"] not in ("folder", "git"):
+            return False
+        root = Path(src["root"])
+        return (root / rel).exists()
+
+    def _exists_outside(self, doc: dict[str, Any], rel: str) -> bool:
+        src = self.sources.get(doc["source"])
+        if not src or src["kind"] not in ("folder", "git"):
+            return False
+        return (Path(src["root"]) / rel).exists()
+
+    def anchors(self, doc: dict[str, Any]) -> set[str]:
+        cache = self.__dict__.setdefault("_anchors", {})
+        if doc["id"] not in cache:
+            from .parse import heading_anchors
+
+            cache[doc["id"]] = heading_anchors(doc.get("text") or "", doc["kind"])
+        return cache[doc["id"]]
+
+    def resolve_link(self, doc: dict[str, Any], ref: str) -> dict[str, Any] | None:
+        """The section a reference (relative link, or a path in the source) points to."""
+        ref = str(ref).strip()
+        m = re.search(r"\(([^)\s]+)\)", ref)
+        if m:
+            ref = m.group(1)
+        for candidate in (ref, "/" + ref.lstrip("/")):
+            t = self.link_target(doc, candidate)
+            if t and t[2]:
+                target = self.doc_by_path.get((doc["source"], t[0]))
+                if target:
+                    secs = self.sections_by_doc.get(target["id"], [])
+                    if t[1]:
+                        for s in secs:
+                            if s["anchor"] == t[1].lower():
+                                return s
+                    return secs[0] if secs else None
+        return None
+
+    # drift
+    def drift_hits(self, rule: str | None, exclude_kinds: tuple[str, ...] = (),
+                   only_kinds: tuple[str, ...] = ()) -> Iterator[RuleHit]:
+        if self._drift is None:
+            model = self.store.model_id()
+            self._drift = Drift(self.store, model, self.drift_options).analyse() if model else []
+        for h in self._drift:
+            if rule is not None and h.rule != rule:
+                continue
+            if exclude_kinds and h.kind in exclude_kinds:
+                continue
+            if only_kinds and h.kind not in only_kinds:
+                continue
+            yield RuleHit(kind=h.kind, message=h.message, section_id=h.section_id, evidence=h.evidence,
+                          newer_id=h.newer_id, key=h.key, level=h.level)
+
+
+def _suppressions(text: str) -> tuple[set[str] | None, dict[int, set[str] | None]]:
+    """(codes disabled for the whole file, {line: codes}) from wikicheck comments. None means all."""
+    file_codes: set[str] | None = set()
+    lines: dict[int, set[str] | None] = {}
+    all_lines = text.split("\n")
+    for i, line in enumerate(all_lines, 1):
+        for m in _SUPPRESS.finditer(line):
+            what, arg = m.group(1).lower(), m.group(2).strip()
+            codes = {c.strip() for c in re.split(r"[,\s]+", arg) if c.strip()} or None
+            codes = {_canon(c) for c in codes} if codes else None
+            if what == "disable-file":
+                if codes is None or file_codes is None:
+                    file_codes = None
+                else:
+                    file_codes |= codes
+            elif what == "disable-line":
+                lines[i] = codes
+            elif what == "disable-next-line":
+                j = i + 1
+                while j <= len(all_lines) and not all_lines[j - 1].strip():
+                    j += 1
+                lines[j] = codes
+            else:  # disable: the section that holds the comment
+                lines[-i] = codes
+    return file_codes, lines
+
+
+def _canon(code: str) -> str:
+    from .rules import BY_NAME
+
+    r = BY_NAME.get(code.lower())
+    return r.CODE if r else code.upper()
+
+
+def run_checks(store: Store, config: Config | None = None, *, now: dt.datetime | None = None,
+               record: bool = True) -> CheckResult:
+    """Run every enabled rule; store the findings (unless record=False) and mark which are new."""
+    config = config or Config()
+    t0 = time.perf_counter()
+    policies = Policies.from_config(config)
+    ctx = CheckContext(store, config, policies, now)
+    opts = policies.rule_options("WC201", "")
+    ctx.drift_options = DriftOptions(
+        k=opts["k"], min_similarity=opts["min-similarity"], min_aligned=opts["min-aligned"],
+        contradiction_similarity=policies.rule_options("WC202", "")["min-similarity"],
+        near_copy=policies.rule_options("WC203", "")["near-copy"],
+        lineage_min_tokens=policies.rule_options("WC203", "")["min-tokens"],
+    )
+    hits: list[tuple[Rule, RuleHit]] = []
+    for code, rule in RULES.items():
+        if not policies.enabled(code):
+            continue
+        if rule.SCOPE == "corpus":
+            for h in rule.check(None, policies.rule_options(code, ""), ctx):
+                hits.append((rule, h))
+        elif rule.SCOPE == "document":
+            for doc in ctx.docs.values():
+                if not policies.enabled(code, doc["path"]) or (rule.AGE_RULE and policies.is_exempt(doc)):
+                    continue
+                for h in rule.check(doc, policies.rule_options(code, doc["path"]), ctx):
+                    hits.append((rule, h))
+        else:
+            for sec in ctx.sections:
+                if not policies.enabled(code, sec["path"]):
+                    continue
+                for h in rule.check(sec, policies.rule_options(code, sec["path"]), ctx):
+                    hits.append((rule, h))
+    findings, suppressed = _to_findings(ctx, policies, hits)
+    result = CheckResult(run_id=0, findings=findings, suppressed=suppressed)
+    result.seconds = time.perf_counter() - t0
+    if record:
+        _record(store, result, policies)
+    return result
+
+
+def _owner(doc: dict[str, Any]) -> str | None:
+    return doc.get("owner") or None
+
+
+def _to_findings(ctx: CheckContext, policies: Policies, hits: list[tuple[Rule, RuleHit]]) -> tuple[list[Finding], int]:
+    out: dict[str, Finding] = {}
+    suppressed = 0
+    supp_cache: dict[str, tuple[set[str] | None, dict[int, set[str] | None]]] = {}
+    for rule, h in hits:
+        sec = ctx.section_by_id.get(h.section_id) if h.section_id else None
+        doc_id = sec["document_id"] if sec else h.document_id
+        doc = ctx.docs.get(doc_id or "")
+        if doc is None:
+            continue
+        if sec is None:
+            secs = ctx.sections_by_doc.get(doc["id"], [])
+            sec_for_line = _section_at(secs, h.line) if h.line else (secs[0] if secs else None)
+        else:
+            sec_for_line = sec
+        line = h.line or (sec_for_line["line_start"] if sec_for_line else 1)
+        if doc["id"] not in supp_cache:
+            supp_cache[doc["id"]] = _suppressions(doc.get("text") or "")
+        file_codes, line_codes = supp_cache[doc["id"]]
+        if _suppressed(rule.CODE, line, sec_for_line, file_codes, line_codes):
+            suppressed += 1
+            continue
+        path = doc["path"]
+        level = h.level or policies.level(rule.CODE, path)
+        newer = None
+        if h.newer_id and h.newer_id in ctx.section_by_id:
+            n = ctx.section_by_id[h.newer_id]
+            newer = {"path": n["path"], "heading": n["heading"], "heading_path": n["heading_path"],
+                     "section_id": n["id"], "changed_at": n["changed_at"], "source": n["source"]}
+        location = h.section_id or f"{doc['id']}"
+        fp = fingerprint(rule.CODE, location, h.key or h.kind)
+        target = sec or sec_for_line
+        f = Finding(
+            rule=rule.CODE, name=rule.NAME, kind=h.kind, level=level, path=path,
+            heading=target["heading"] if target else "", heading_path=target["heading_path"] if target else [],
+            section_id=target["id"] if target else None, document_id=doc["id"],
+            scope="section" if h.section_id else "document", line=line, message=h.message, evidence=h.evidence,
+            newer=newer, owner=_owner(doc), changed_at=(sec or {}).get("changed_at") or ctx.doc_changed_at(doc),
+            fingerprint=fp, source=doc["source"],
+        )
+        if fp not in out:
+            out[fp] = f
+    findings = sorted(out.values(), key=lambda f: (f.path, f.line or 0, f.rule))
+    return findings, suppressed
+
+
+def _section_at(secs: list[dict[str, Any]], line: int) -> dict[str, Any] | None:
+    best = None
+    for s in secs:
+        if s["line_start"] <= line:
+            best = s
+    return best or (secs[0] if secs else None)
+
+
+def _suppressed(code: str, line: int, sec: dict[str, Any] | None, file_codes: set[str] | None,
+                line_codes: dict[int, set[str] | None]) -> bool:
+    if file_codes is None or code in file_codes:
+        return True
+    if line in line_codes and (line_codes[line] is None or code in line_codes[line]):  # type: ignore[operator]
+        return True
+    if sec:
+        for k, codes in line_codes.items():
+            if k < 0 and sec["line_start"] <= -k <= sec["line_end"] and (codes is None or code in codes):
+                return True
+    return False
+
+
+def _record(store: Store, result: CheckResult, policies: Policies) -> None:
+    prev = store.db.execute("select max(id) from check_runs where status = 'ok'").fetchone()[0]
+    prev_fps: dict[str, int] = {}
+    prev_rows: list[dict[str, Any]] = []
+    if prev:
+        prev_rows = list(store.db.query("select * from findings where run_id = ?", [prev]))
+        prev_fps = {r["fingerprint"]: r["first_seen_run"] or prev for r in prev_rows}
+    with store.transaction():
+        run_id = store.db["check_runs"].insert({
+            "started_at": now_iso(), "status": "running", "config": json.dumps(policies.describe(), sort_keys=True),
+        }).last_pk
+        rows = []
+        for f in result.findings:
+            f.new = f.fingerprint not in prev_fps
+            rows.append({
+                "run_id": run_id, "fingerprint": f.fingerprint, "rule": f.rule, "name": f.name, "kind": f.kind,
+                "level": f.level, "scope": f.scope, "source": f.source, "document_id": f.document_id,
+                "section_id": f.section_id, "path": f.path, "heading": f.heading,
+                "heading_path": json.dumps(f.heading_path), "line": f.line, "message": f.message,
+                "evidence": json.dumps(f.evidence, sort_keys=True, default=str),
+                "newer_section_id": (f.newer or {}).get("section_id"), "newer": json.dumps(f.newer) if f.newer else None,
+                "owner": f.owner, "changed_at": f.changed_at,
+                "first_seen_run": run_id if f.new else prev_fps[f.fingerprint],
+            })
+        if rows:
+            store.db["findings"].insert_all(rows)
+        current = {f.fingerprint for f in result.findings}
+        result.resolved = [
+            {"fingerprint": r["fingerprint"], "rule": r["rule"], "path": r["path"], "heading": r["heading"],
+             "message": r["message"]}
+            for r in prev_rows if r["fingerprint"] not in current
+        ]
+        result.run_id = int(run_id)  # type: ignore[arg-type]
+        store.db["check_runs"].update(run_id, {
+            "finished_at": now_iso(), "status": "ok", "findings": len(result.findings),
+            "new": sum(f.new for f in result.findings), "resolved": len(result.resolved),
+            "seconds": round(result.seconds, 3), "summary": json.dumps(result.summary(), sort_keys=True),
+        })
+        # keep the last runs only: findings are derived, the nightly trend needs two
+        old = [r[0] for r in store.db.execute("select id from check_runs order by id desc limit -1 offset 10")]
+        for rid in old:
+            store.db.execute("delete from findings where run_id = ?", [rid])
+            store.db.execute("delete from check_runs where id = ?", [rid])
+
+
+def level_at_least(level: str, threshold: str) -> bool:
+    return LEVEL_RANK[level] >= LEVEL_RANK[threshold]
+
+
+def latest_findings(store: Store) -> list[dict[str, Any]]:
+    run = store.db.execute("select max(id) from check_runs where status = 'ok'").fetchone()[0]
+    if not run:
+        return []
+    rows = list(store.db.query("select * from findings where run_id = ? order by path, line", [run]))
+    for r in rows:
+        r["heading_path"] = json.loads(r["heading_path"] or "[]")
+        r["evidence"] = json.loads(r["evidence"] or "{}")
+        r["newer"] = json.loads(r["newer"]) if r["newer"] else None
+    return rows
+
+
+__all__ = ["CheckResult", "Finding", "LEVELS", "latest_findings", "level_at_least", "run_checks"]

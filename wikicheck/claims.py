@@ -1,0 +1,358 @@
+"""Claims: the checkable facts a runbook section states.
+
+An engineer acts on the commands, hosts, flags, ports, paths, versions, quantities and do/don't
+instructions of a runbook, not on its prose. Two sections that agree on every claim say the same
+thing whatever their wording; a section whose claims differ from a newer one on the same topic is
+the evidence that it is outdated. The extractor is pure text processing: no model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+CLAIM_TYPES = ("code", "command", "flag", "host", "url", "port", "path", "version", "quantity", "identifier", "instruction")
+
+# Claim types whose change between two versions of a section changes what an engineer would do.
+# URLs are left out: a fixed link target is the commonest cosmetic edit.
+SUBSTANTIVE = ("code", "command", "flag", "host", "port", "path", "version", "quantity", "identifier", "instruction")
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_INLINE_CODE = re.compile(r"`([^`\n]+)`")
+_URL = re.compile(r"\b(?:https?|ftp|s3|gs)://[^\s<>()\"'`\]]+", re.I)
+_IP = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{2,5})?\b")
+_HOST = re.compile(r"(?<![\w./@-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){2,}[a-z][a-z0-9-]{1,62})(?::(\d{2,5}))?(?![\w/-])", re.I)
+_FLAG = re.compile(r"(?<![\w-])(--[a-zA-Z][\w-]*|-[a-zA-Z])(?:[= ]([^\s`'\"|;&]+))?")
+_PORT = re.compile(r"\bports?\s*[:=]?\s*(\d{2,5})\b|(?<=[\w\]]):(\d{2,5})\b", re.I)
+_PATH = re.compile(r"(?<![\w.:/-])((?:~|\.{1,2})?/(?:[\w.@{}$-]+/)*[\w.@{}$-]+/?|(?:[\w.@-]+/)+[\w@-]+\.[a-z]{1,5})(?![\w/])")
+_VERSION = re.compile(r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)?(?:[-+][\w.]+)?)(?![\w.])")
+_QUANTITY = re.compile(
+    r"(?<![\w.])(\d+(?:\.\d+)?)\s?(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?|"
+    r"%|percent|[kmgtp]i?b|bytes|rps|qps|req/s|replicas|pods|nodes|cores?|vcpus?|threads|connections|times|retries)(?![\w])",
+    re.I,
+)
+_IDENT = re.compile(r"^[A-Za-z_][\w.-]*[A-Za-z0-9_]$")
+_NEG = re.compile(r"\b(never|do not|don't|dont|must not|mustn't|should not|shouldn't|avoid|not allowed|prohibited|no longer)\b", re.I)
+_POS = re.compile(r"\b(always|must|should|make sure|ensure|required?|only)\b", re.I)
+_SENT = re.compile(r"(?<=[.!?])\s+|\n+")
+_WORD = re.compile(r"[a-z0-9][a-z0-9_.-]*", re.I)
+_FILE_EXT = {
+    "md", "html", "htm", "yaml", "yml", "json", "txt", "conf", "cfg", "ini", "toml", "sh", "py", "go", "js", "ts",
+    "log", "xml", "csv", "sql", "tar", "gz", "tgz", "zip", "pem", "crt", "key", "rb", "java", "service", "env",
+    "png", "jpg", "svg", "lock", "j2", "tpl", "tf", "hcl", "io", "k8s",
+}
+_STOP = set(
+    "a an the and or of to in on for with by at from is are be been was were it this that these those as if then "
+    "when you your we our can will may not no do does use using run check see".split()
+)
+_PROMPT = re.compile(r"^\s*(?:\$|#|>|%|PS>|[\w@.-]+[$#])\s+")
+_COMMENT_LINE = re.compile(r"^\s*(#|//|--|;)")
+
+
+@dataclass(frozen=True)
+class Claim:
+    type: str
+    key: str  # what the claim is about: flag name, setting, command head; "" when unkeyed
+    value: str
+
+    def render(self) -> str:
+        if self.type == "flag":
+            return f"{self.key} {self.value}".strip()
+        if self.type == "quantity" and self.key:
+            return f"{self.key} {self.value}"
+        if self.type == "port":
+            return f"port {self.value}"
+        return self.value
+
+
+@dataclass
+class ClaimDiff:
+    """What changed between an older and a newer section, claim by claim."""
+
+    old_only: list[Claim] = field(default_factory=list)
+    new_only: list[Claim] = field(default_factory=list)
+    conflicts: list[tuple[Claim, Claim]] = field(default_factory=list)  # same key, different value
+
+    @property
+    def substantive(self) -> bool:
+        return bool(self.conflicts) or any(c.type in SUBSTANTIVE for c in self.old_only + self.new_only)
+
+    @property
+    def strong(self) -> bool:
+        """Changes to what an engineer runs or connects to: code, commands, hosts, ports, flags."""
+        strong = ("code", "command", "host", "port", "flag", "path", "quantity", "instruction", "version")
+        return bool(self.conflicts) or any(c.type in strong for c in self.old_only + self.new_only)
+
+    def to_json(self, limit: int = 8) -> dict[str, object]:
+        def pick(cs: list[Claim]) -> list[dict[str, str]]:
+            order = {t: i for i, t in enumerate(CLAIM_TYPES)}
+            cs = sorted(cs, key=lambda c: (order.get(c.type, 99), c.key, c.value))
+            return [{"type": c.type, "value": c.render()} for c in cs[:limit]]
+
+        return {
+            "conflicts": [
+                {"type": a.type, "key": a.key, "old": a.render(), "new": b.render()} for a, b in self.conflicts[:limit]
+            ],
+            "old_only": pick(self.old_only),
+            "new_only": pick(self.new_only),
+        }
+
+
+def _norm_code(line: str) -> str:
+    line = _PROMPT.sub("", line)
+    # sentence punctuation after a command is prose, not part of the command
+    return re.sub(r"\s+", " ", line).strip().rstrip(".,;:")
+
+
+def split_code(raw: str) -> tuple[list[str], list[str]]:
+    """(code lines, prose lines) of a markdown (or plain) section."""
+    code: list[str] = []
+    prose: list[str] = []
+    fence: str | None = None
+    for line in raw.split("\n"):
+        m = _FENCE.match(line)
+        if fence:
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
+                fence = None
+            else:
+                code.append(line)
+            continue
+        if m:
+            fence = m.group(1)
+            continue
+        if line.startswith("    ") and line.strip() and not line.lstrip().startswith(("-", "*", "+")) and not re.match(r"\s*\d+\.", line):
+            code.append(line)
+            continue
+        prose.append(line)
+    return code, prose
+
+
+def _logical_lines(lines: list[str]) -> list[str]:
+    """Join shell continuation lines (`\\` at the end), so a flag stays with its command."""
+    out: list[str] = []
+    buf = ""
+    for line in lines:
+        stripped = line.rstrip()
+        if stripped.endswith("\\"):
+            buf += stripped[:-1].rstrip() + " "
+            continue
+        out.append((buf + line.strip()) if buf else line)
+        buf = ""
+    if buf:
+        out.append(buf.rstrip())
+    return out
+
+
+def _is_host(name: str) -> bool:
+    labels = name.lower().split(".")
+    if labels[-1] in _FILE_EXT or any(not lab for lab in labels):
+        return False
+    if all(lab.isdigit() for lab in labels):
+        return False
+    # dotted identifiers like app.kubernetes.io/name are labels, not hosts; require a host-like tld
+    return len(labels[-1]) >= 2 and not labels[-1].isdigit()
+
+
+@lru_cache(maxsize=65536)
+def extract_claims(raw: str) -> frozenset[Claim]:
+    """Every claim of a section, from its markdown source (code fences) or plain text."""
+    claims: set[Claim] = set()
+    code, prose = split_code(raw)
+    code = _logical_lines(code)
+    code_text = "\n".join(code)
+    prose_text = "\n".join(prose)
+    inline = _INLINE_CODE.findall(prose_text)
+    prose_plain = _INLINE_CODE.sub(" ", prose_text)
+
+    for line in code:
+        n = _norm_code(line)
+        if not n or _COMMENT_LINE.match(line.strip()) or len(n) < 3:
+            continue
+        claims.add(Claim("code", "", n))
+        words = [w for w in n.split() if not w.startswith("-")]
+        if words:
+            words[0] = words[0].rsplit("/", 1)[-1]
+        if words and re.match(r"^[a-z][\w.-]*$", words[0]):
+            head = words[0] if len(words) < 2 or not re.match(r"^[a-z][\w-]*$", words[1]) else f"{words[0]} {words[1]}"
+            claims.add(Claim("command", head, n))
+    for span in inline:
+        s = span.strip()
+        if " " in s and re.match(r"^[a-z][\w.-]*\s", s):
+            n = _norm_code(s)
+            claims.add(Claim("command", n.split()[0] if len(n.split()) < 2 else " ".join(n.split()[:2]), n))
+        elif _IDENT.match(s) and not _VERSION.fullmatch(s):
+            claims.add(Claim("identifier", "", s))
+
+    technical = code_text + "\n" + "\n".join(inline) + "\n" + prose_plain
+    for m in _URL.finditer(technical):
+        claims.add(Claim("url", "", m.group(0).rstrip(".,;:")))
+    no_urls = _URL.sub(" ", technical)
+    for m in _HOST.finditer(no_urls):
+        if _is_host(m.group(1)):
+            claims.add(Claim("host", "", m.group(1).lower()))
+            if m.group(2):
+                claims.add(Claim("port", "port", m.group(2)))
+    for m in _IP.finditer(no_urls):
+        claims.add(Claim("host", "", m.group(0).split(":")[0]))
+    # a flag belongs to the program it is passed to: `psql -h` and `curl -h` are different settings
+    for line in [*code, *inline]:
+        n = _norm_code(line)
+        words = n.split()
+        head = words[0].rsplit("/", 1)[-1] if words else ""  # ./refund-batch, /usr/bin/psql
+        prog = head if re.match(r"^[a-z][\w.-]*$", head) else ""
+        if prog in ("sudo", "exec", "time", "env", "nohup", "watch") and len(words) > 1:
+            prog = words[1]
+        for m in _FLAG.finditer(n):
+            name, value = m.group(1), (m.group(2) or "").rstrip(".,;:")
+            if value.startswith("-"):
+                value = ""
+            claims.add(Claim("flag", f"{prog} {name}".strip(), value))
+    for m in _PORT.finditer(no_urls):
+        claims.add(Claim("port", "port", m.group(1) or m.group(2)))
+    for m in _PATH.finditer(no_urls):
+        p = m.group(1)
+        if p.count("/") >= 2 or p.startswith(("~", ".")) or (not p.startswith("/") and re.search(r"\.[a-z]{1,5}$", p)):
+            claims.add(Claim("path", "", p.rstrip("/.,")))
+    for m in _VERSION.finditer(no_urls):
+        before = no_urls[max(0, m.start() - 12):m.start()].lower()
+        if "version" in before or m.group(0).startswith("v") or m.group(1).count(".") >= 2:
+            claims.add(Claim("version", "", m.group(1)))
+    for m in _QUANTITY.finditer(prose_plain + "\n" + "\n".join(inline)):
+        ctx = prose_plain[max(0, m.start() - 40):m.start()] if m.string is not None else ""
+        key = _quantity_key(m.string[max(0, m.start() - 40):m.start()])
+        unit = _unit(m.group(2))
+        claims.add(Claim("quantity", key or unit, f"{_num(m.group(1))}{unit}"))
+        del ctx
+    for sent in _SENT.split(prose_plain):
+        s = sent.strip()
+        if len(s) < 12:
+            continue
+        if _NEG.search(s):
+            claims.add(Claim("instruction", "dont", _content(s)))
+        elif _POS.search(s):
+            claims.add(Claim("instruction", "do", _content(s)))
+    return frozenset(claims)
+
+
+def _num(s: str) -> str:
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+_UNITS = {
+    "ms": "ms", "millisecond": "ms", "milliseconds": "ms", "s": "s", "sec": "s", "secs": "s", "second": "s",
+    "seconds": "s", "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m", "h": "h", "hr": "h", "hrs": "h",
+    "hour": "h", "hours": "h", "d": "d", "day": "d", "days": "d", "w": "w", "week": "w", "weeks": "w",
+    "percent": "%",
+}
+
+
+def _unit(u: str) -> str:
+    return _UNITS.get(u.lower(), u.lower())
+
+
+_QUANTITY_FILLER = _STOP | {
+    "than", "over", "under", "within", "every", "above", "below", "least", "most", "more", "less", "after", "before",
+    "about", "around", "approximately", "up", "set", "equal", "exceeds", "exceed", "reaches", "only", "last", "next",
+    "each", "per", "wait", "takes", "least", "between", "least", "value", "default",
+}
+
+
+def _quantity_key(before: str) -> str:
+    """The setting a quantity belongs to: "timeout" in "timeout of 30s", "" when there is none."""
+    words = [w.lower() for w in re.findall(r"[A-Za-z][\w-]*", before)][-3:]
+    words = [w for w in words if w not in _QUANTITY_FILLER and len(w) > 2]
+    return words[-1] if words else ""
+
+
+def _content(sentence: str) -> str:
+    words = [w.lower().rstrip(".,;:") for w in _WORD.findall(sentence)]
+    keep = [w for w in words if w not in _STOP and not _NEG.fullmatch(w) and not _POS.fullmatch(w)]
+    return " ".join(keep[:12])
+
+
+def diff_claims(old: frozenset[Claim], new: frozenset[Claim]) -> ClaimDiff:
+    """Claims only in the older section, only in the newer, and keyed claims whose value changed."""
+    old_only = set(old - new)
+    new_only = set(new - old)
+    conflicts: list[tuple[Claim, Claim]] = []
+    # keyed types: a flag or a setting that takes another value is a conflict, not an add and a remove
+    for t in ("flag", "port", "quantity", "command"):
+        o_by = _by_key(c for c in old_only if c.type == t)
+        n_by = _by_key(c for c in new_only if c.type == t)
+        for key in sorted(set(o_by) & set(n_by)):
+            if not key:
+                continue
+            if t == "flag" and (not o_by[key][0].value or not n_by[key][0].value):
+                continue
+            if len(o_by[key]) == 1 and len(n_by[key]) == 1:
+                a, b = o_by[key][0], n_by[key][0]
+                conflicts.append((a, b))
+                old_only.discard(a)
+                new_only.discard(b)
+    # code lines that changed also show up as command claims; keep the command form only
+    cmd_old = {c.value for c in old_only if c.type == "command"} | {a.value for a, _ in conflicts if a.type == "command"}
+    cmd_new = {c.value for c in new_only if c.type == "command"} | {b.value for _, b in conflicts if b.type == "command"}
+    old_only = {c for c in old_only if not (c.type == "code" and c.value in cmd_old)}
+    new_only = {c for c in new_only if not (c.type == "code" and c.value in cmd_new)}
+    # instructions: same content under opposite polarity is a conflict
+    for a in [c for c in old_only if c.type == "instruction"]:
+        for b in [c for c in new_only if c.type == "instruction"]:
+            if a.key != b.key and _overlap(a.value, b.value) >= 0.6:
+                conflicts.append((a, b))
+                old_only.discard(a)
+                new_only.discard(b)
+                break
+    return ClaimDiff(sorted(old_only, key=_sort), sorted(new_only, key=_sort), conflicts)
+
+
+def _by_key(cs):  # type: ignore[no-untyped-def]
+    out: dict[str, list[Claim]] = {}
+    for c in cs:
+        out.setdefault(c.key, []).append(c)
+    return out
+
+
+def _sort(c: Claim) -> tuple[str, str, str]:
+    return (c.type, c.key, c.value)
+
+
+def _overlap(a: str, b: str) -> float:
+    sa, sb = set(a.split()), set(b.split())
+    if not sa or not sb:
+        return 0.0
+    return len(sa & sb) / min(len(sa), len(sb))
+
+
+# ---------------------------------------------------------------------------- lexical similarity
+
+_TOKEN = re.compile(r"[A-Za-z0-9_$][\w.$/-]*")
+
+
+def tokens(text: str) -> list[str]:
+    return [t.lower().rstrip(".,:;") for t in _TOKEN.findall(text)]
+
+
+def lexical_similarity(a: str, b: str) -> float:
+    """Share of word tokens the two texts have in common (multiset Dice): 1.0 for the same words."""
+    ta, tb = tokens(a), tokens(b)
+    if not ta and not tb:
+        return 1.0
+    if not ta or not tb:
+        return 0.0
+    from collections import Counter
+
+    ca, cb = Counter(ta), Counter(tb)
+    common = sum((ca & cb).values())
+    return 2 * common / (len(ta) + len(tb))
+
+
+def containment(part: str, whole: str) -> float:
+    """Share of `part`'s word tokens that `whole` also has (multiset): 1.0 when nothing in `part` is new."""
+    from collections import Counter
+
+    tp = Counter(tokens(part))
+    if not tp:
+        return 1.0
+    tw = Counter(tokens(whole))
+    return sum((tp & tw).values()) / sum(tp.values())

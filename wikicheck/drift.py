@@ -1,0 +1,658 @@
+"""Drift analysis: which sections are superseded, contradicted or obsolete, and by what.
+
+Three kinds of evidence, strongest first:
+
+* **Lineage.** A section whose text equals (or nearly equals) a *past* version of a section on
+  another page, which has since changed in substance or been removed. The history says which text
+  is older, whatever the file dates say.
+* **Copied pages.** Two pages that are the same runbook (matching titles, sections that align by
+  heading) but whose aligned sections state different claims (commands, hosts, flags, ports,
+  paths, quantities). The older one, by the date of its last *substantive* change, is superseded.
+  The direction is voted over the whole page: a page is copied as a whole, so one section touched
+  later by a cosmetic edit does not turn a stale copy into the current page.
+* **Contradictions.** Sections of different pages on the same topic (nearest neighbours in the
+  faiss index) that give a conflicting value for the same setting (a flag, a port, a timeout) or
+  opposite instructions. The older one is contradicted by the newer.
+
+Candidate pairs come from k nearest neighbours in embedding space; nothing is compared all-pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .claims import ClaimDiff, _overlap, containment, diff_claims, extract_claims, lexical_similarity, tokens
+from .store import Store
+
+EXACT_MIN_TOKENS = 12
+
+
+@dataclass
+class DriftOptions:
+    k: int = 10
+    min_similarity: float = 0.6  # cosine for a neighbour to be a candidate at all
+    min_title_overlap: float = 0.8  # share of the shorter title's words in the other title
+    min_aligned: float = 0.5  # share of the smaller page's sections that align with the other page
+    near_copy: float = 0.85  # lexical similarity for "nearly equal" to a past version
+    lineage_min_tokens: int = 12
+    contradiction_similarity: float = 0.85
+    min_days_apart: float = 1.0
+    prose_change: float = 0.85  # a newer section with less than this share of its words in the copy was rewritten
+
+
+@dataclass
+class Hit:
+    rule: str  # "superseded" | "lineage" | "contradicted" | "duplicate"
+    kind: str  # finding kind: superseded | contradicted | obsolete | duplicate
+    section_id: str
+    newer_id: str | None
+    message: str
+    evidence: dict[str, Any]
+    level: str | None = None  # None: the rule's configured level
+    key: str = ""
+
+
+@dataclass
+class _Sec:
+    row: dict[str, Any]
+    i: int  # row in the vector matrix, -1 without a vector
+    eff: str | None = None
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def title_words(title: str) -> set[str]:
+    words = set()
+    for w in re.findall(r"[A-Za-z0-9]+", _CAMEL.sub(" ", title or "")):
+        w = w.lower()
+        if len(w) > 1 and w not in {"the", "a", "an", "of", "and", "for", "to", "in", "on", "how", "runbook"}:
+            words.add(w[:-1] if len(w) > 4 and w.endswith("s") else w)
+    return words
+
+
+_DECORATION = re.compile(r"^\s*[^:]{1,40}:\s+(?=\S)|\[[^\]]*\]|\((?:old|copy|archived?|deprecated|draft|legacy|[^)]{0,30}team)\)|\s+[-–—|]\s+.*$", re.I)
+
+
+def title_keys(title: str) -> set[str]:
+    """Ways to recognise the same runbook title: "Checkout: Restart PgBouncer", "Restart PgBouncer (old)"."""
+    keys = set()
+    for t in {title, _DECORATION.sub(" ", title)}:
+        words = title_words(t)
+        if words:
+            keys.add(" ".join(sorted(words)))
+            keys.add(re.sub(r"[^a-z0-9]", "", t.lower()))
+    keys.discard("")
+    return keys
+
+
+def title_overlap(a: str, b: str) -> float:
+    wa, wb = title_words(a), title_words(b)
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / min(len(wa), len(wb))
+
+
+def _norm_heading(h: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", h.lower()).strip()
+
+
+class Drift:
+    def __init__(self, store: Store, model_id: str, options: DriftOptions | None = None, index: Any = None):
+        self.store = store
+        self.opt = options or DriftOptions()
+        self.model_id = model_id
+        rows = store.sections()
+        keys, vecs = store.live_vectors(model_id)
+        pos = {int(k): i for i, k in enumerate(keys)}
+        self.vecs = vecs
+        self.secs: dict[str, _Sec] = {r["id"]: _Sec(r, pos.get(r["key"], -1)) for r in rows}
+        self.by_key = {s.row["key"]: s for s in self.secs.values()}
+        self.by_doc: dict[str, list[_Sec]] = defaultdict(list)
+        for s in self.secs.values():
+            self.by_doc[s.row["document_id"]].append(s)
+        self.docs = {d["id"]: d for d in store.documents("1=1")}
+        self.keys = keys
+        self._versions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._by_body: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for v in store.db.query(
+            "select id, section_id, document_id, path, heading_path, body_hash, valid_from, valid_to, \"commit\", author, "
+            "ended_by_commit from section_versions order by valid_from, id"
+        ):
+            self._versions[v["section_id"]].append(v)
+            self._by_body[v["body_hash"]].append(v)
+        self._past_titles: dict[str, set[str]] = defaultdict(set)
+        for vs in self._versions.values():
+            for v in vs:
+                hp = json.loads(v["heading_path"])
+                if len(hp) == 1 and v["valid_to"] is not None:
+                    self._past_titles[v["document_id"]].add(hp[0])
+        self._vtext: dict[int, str] = {}
+        self._neigh: dict[str, list[tuple[str, float]]] | None = None
+
+    # ------------------------------------------------------------------ helpers
+
+    def same_runbook(self, a: str, b: str) -> bool:
+        """Two pages are the same runbook when their titles match once team prefixes and tags are dropped."""
+        return bool(self._keys(a) & self._keys(b))
+
+    def _keys(self, doc_id: str) -> set[str]:
+        cache = self.__dict__.setdefault("_tk", {})
+        if doc_id not in cache:
+            keys: set[str] = set()
+            d = self.docs.get(doc_id) or {}
+            if d.get("title"):
+                keys |= title_keys(str(d["title"]))
+            for s in self.by_doc.get(doc_id, []):
+                if s.row["level"] == 1:
+                    keys |= title_keys(str(s.row["heading"]))
+                    break
+            # every title the page has had: a copy keeps the title of the version it was made from
+            for hp in self._past_titles.get(doc_id, ()):
+                keys |= title_keys(hp)
+            cache[doc_id] = keys
+        return cache[doc_id]
+
+    def title(self, doc_id: str) -> str:
+        d = self.docs.get(doc_id) or {}
+        if d.get("title"):
+            return str(d["title"])
+        for s in self.by_doc.get(doc_id, []):
+            if s.row["level"] == 1:
+                return str(s.row["heading"])
+        return re.sub(r"[-_]", " ", str(d.get("path", "")).rsplit("/", 1)[-1].rsplit(".", 1)[0])
+
+    def vtext(self, vid: int) -> str:
+        if vid not in self._vtext:
+            row = self.store.db.execute("select text from section_versions where id = ?", [vid]).fetchone()
+            self._vtext[vid] = row[0] if row else ""
+        return self._vtext[vid]
+
+    def neighbours(self) -> dict[str, list[tuple[str, float]]]:
+        """k nearest neighbours of every live section: exact for small corpora, HNSW above."""
+        if self._neigh is not None:
+            return self._neigh
+        import faiss
+
+        out: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        n = len(self.keys)
+        if n:
+            k = min(self.opt.k + 1, n)
+            x = np.ascontiguousarray(self.vecs, dtype="float32")
+            if n <= 20000:
+                index = faiss.IndexFlatIP(x.shape[1])
+            else:
+                index = faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+                index.hnsw.efConstruction = 80
+                index.hnsw.efSearch = 64
+            index.add(x)
+            sims, idx = index.search(x, k)
+            for i in range(n):
+                me = self.by_key[int(self.keys[i])].row["id"]
+                for j, sim in zip(idx[i], sims[i]):
+                    if j < 0 or j == i:
+                        continue
+                    out[me].append((self.by_key[int(self.keys[j])].row["id"], float(sim)))
+        self._neigh = out
+        return out
+
+    def cos(self, a: _Sec, b: _Sec) -> float:
+        if a.i < 0 or b.i < 0:
+            return 0.0
+        return float(self.vecs[a.i] @ self.vecs[b.i])
+
+    def claims(self, s: _Sec):  # type: ignore[no-untyped-def]
+        return extract_claims(s.row["text"])
+
+    def eff_date(self, s: _Sec) -> str | None:
+        """When the section last changed in substance: cosmetic edits (wording, notes, links) don't count."""
+        if s.eff is not None:
+            return s.eff
+        vs = self._versions.get(s.row["id"], [])
+        if not vs:
+            s.eff = s.row["changed_at"]
+            return s.eff
+        cur = vs[-1]
+        for prev in reversed(vs[:-1]):
+            if prev["valid_to"] is None:
+                continue
+            d = diff_claims(extract_claims(self.vtext(prev["id"])), extract_claims(self.vtext(cur["id"])))
+            if d.substantive:
+                break
+            cur = prev
+        s.eff = cur["valid_from"] or s.row["changed_at"]
+        return s.eff
+
+    def _evidence(self, old: _Sec, new: _Sec, diff: ClaimDiff, extra: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "claims": diff.to_json(),
+            "old": {"changed_at": old.row["changed_at"], "substantive_change": self.eff_date(old),
+                    "commit": old.row["commit"], "author": old.row["author"]},
+            "new": {"changed_at": new.row["changed_at"], "substantive_change": self.eff_date(new),
+                    "commit": new.row["commit"], "author": new.row["author"], "path": new.row["path"],
+                    "heading": new.row["heading"]},
+            **extra,
+        }
+
+    # ------------------------------------------------------------------ analysis
+
+    def analyse(self) -> list[Hit]:
+        hits: dict[str, Hit] = {}
+        for h in self.lineage():
+            hits.setdefault(h.section_id, h)
+        for h in self.copied_pages():
+            prev = hits.get(h.section_id)
+            if prev is None or (prev.kind == "duplicate" and h.kind != "duplicate"):
+                hits[h.section_id] = h
+        for h in self.contradictions(set(k for k, v in hits.items() if v.kind != "duplicate")):
+            hits.setdefault(h.section_id, h)
+        return sorted(hits.values(), key=lambda h: (self.secs[h.section_id].row["path"], self.secs[h.section_id].row["line_start"]))
+
+    # lineage ---------------------------------------------------------
+
+    def lineage(self) -> list[Hit]:
+        out: list[Hit] = []
+        neigh = self.neighbours()
+        live_ids = set(self.secs)
+        for s in self.secs.values():
+            text = s.row["text"]
+            ntok = len(tokens(text))
+            if ntok < self.opt.lineage_min_tokens:
+                continue
+            doc = s.row["document_id"]
+            cands: dict[int, tuple[dict[str, Any], float]] = {}
+            for v in self._by_body.get(s.row["body_hash"], []):
+                if v["document_id"] != doc:
+                    cands[v["id"]] = (v, 1.0)
+            near_docs = set()
+            for nid, sim in neigh.get(s.row["id"], []):
+                if sim < self.opt.min_similarity:
+                    continue
+                t = self.secs[nid]
+                if t.row["document_id"] == doc:
+                    continue
+                near_docs.add(t.row["document_id"])
+                for v in self._versions.get(nid, []):
+                    if v["id"] not in cands:
+                        cands[v["id"]] = (v, -1.0)
+            # sections that are gone from a neighbouring page can only be reached through its history
+            for d in near_docs:
+                for v in self._doc_versions(d):
+                    if v["section_id"] not in live_ids and v["id"] not in cands:
+                        cands[v["id"]] = (v, -1.0)
+            best: tuple[float, dict[str, Any]] | None = None
+            my_claims = self.claims(s)
+            for vid, (v, lex) in cands.items():
+                if lex < 0:
+                    lex = lexical_similarity(text, self.vtext(vid))
+                    if lex < self.opt.near_copy:
+                        continue
+                d = diff_claims(my_claims, extract_claims(self.vtext(vid)))
+                score = lex - 0.05 * (len(d.old_only) + len(d.new_only) + 2 * len(d.conflicts))
+                if best is None or score > best[0] or (score == best[0] and (v["valid_from"] or "") > (best[1]["valid_from"] or "")):
+                    best = (score, v)
+            if best is None:
+                continue
+            v = best[1]
+            hit = self._lineage_hit(s, v, ntok)
+            if hit:
+                out.append(hit)
+        return out
+
+    def _doc_versions(self, doc_id: str) -> list[dict[str, Any]]:
+        if not hasattr(self, "_dv"):
+            self._dv: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for vs in self._versions.values():
+                for v in vs:
+                    self._dv[v["document_id"]].append(v)
+        return self._dv.get(doc_id, [])
+
+    def _lineage_hit(self, s: _Sec, v: dict[str, Any], ntok: int) -> Hit | None:
+        origin = self.secs.get(v["section_id"])
+        vdoc = v["document_id"]
+        same_page = self.same_runbook(s.row["document_id"], vdoc)
+        exact = self._vtext_body_equal(s, v)
+        # templated runbooks repeat short boilerplate sections; only a matching page or a long,
+        # specific text makes equal text evidence of copying
+        if not same_page and not (exact and ntok >= 3 * self.opt.lineage_min_tokens):
+            return None
+        vpath = v["path"]
+        since = v["valid_from"]
+        where = f"{vpath} §{' > '.join(json.loads(v['heading_path'])[-1:]) or '(top)'}"
+        if v["valid_to"] is None:
+            if origin is None:
+                return None
+            return Hit("lineage", "duplicate", s.row["id"], origin.row["id"],
+                       f"{'identical' if exact else 'nearly identical'} to {where}, which is current",
+                       {"match": "exact" if exact else "near", "source_version": _vjson(v)}, level=None,
+                       key=origin.row["id"])
+        if origin is None:
+            origin = self._successor(v)
+        if origin is not None and origin.row["document_id"] == vdoc:
+            cur_claims = self.claims(origin)
+            d_src = diff_claims(extract_claims(self.vtext(v["id"])), cur_claims)
+            d_me = diff_claims(self.claims(s), cur_claims)
+            if not (d_src.substantive and d_me.substantive):
+                return Hit("lineage", "duplicate", s.row["id"], origin.row["id"],
+                           f"copy of an older wording of {where}; it changed on {_day(v['valid_to'])} in wording only",
+                           {"match": "exact" if exact else "near", "source_version": _vjson(v),
+                            "claims": d_me.to_json()}, level="info", key=origin.row["id"])
+            msg = (f"{'identical' if exact else 'nearly identical'} to {where} as of {_day(since)}"
+                   f"{_commit(v['commit'])}; that section changed on {_day(v['valid_to'])}{_commit(v['ended_by_commit'])}"
+                   f": {_summary(d_me)}")
+            ev = self._evidence(s, origin, d_me, {"match": "exact" if exact else "near", "source_version": _vjson(v)})
+            return Hit("lineage", "superseded", s.row["id"], origin.row["id"], msg, ev, key=origin.row["id"])
+        # the section it was copied from is gone from its page (or the page is gone)
+        page = self.docs.get(vdoc)
+        newer = None
+        if page and page.get("removed_at") is None:
+            best = max(self.by_doc.get(vdoc, []), key=lambda t: self.cos(s, t), default=None)
+            newer = best.row["id"] if best is not None else None
+        gone = "page was removed" if not page or page.get("removed_at") else "section was removed from its page"
+        msg = (f"{'identical' if exact else 'nearly identical'} to {where} as of {_day(since)}{_commit(v['commit'])}; "
+               f"that {gone} on {_day(v['valid_to'])}{_commit(v['ended_by_commit'])}")
+        return Hit("lineage", "obsolete", s.row["id"], newer, msg,
+                   {"match": "exact" if exact else "near", "source_version": _vjson(v), "removed_at": v["valid_to"]},
+                   key=v["section_id"])
+
+    def _successor(self, v: dict[str, Any]) -> _Sec | None:
+        """The live section that took over a section id that is gone: same heading on the same page.
+
+        A page whose title (H1) changed gives all its sections new ids; they are not removed."""
+        hp = json.loads(v["heading_path"])
+        if not hp:
+            return None
+        secs = self.by_doc.get(v["document_id"], [])
+        want = _norm_heading(hp[-1])
+        for t in secs:
+            thp = t.row["heading_path"]
+            if thp and _norm_heading(thp[-1]) == want and len(thp) == len(hp):
+                return t
+        # a heading that was extended ("Diagnosis" -> "Diagnosis (platform team)")
+        words = set(want.split())
+        for t in secs:
+            thp = t.row["heading_path"]
+            if thp and len(thp) == len(hp) and words and words <= set(_norm_heading(thp[-1]).split()):
+                return t
+        # or the same text under another heading
+        text = self.vtext(v["id"])
+        for t in secs:
+            if lexical_similarity(text, t.row["text"]) >= self.opt.near_copy:
+                return t
+        return None
+
+    def _vtext_body_equal(self, s: _Sec, v: dict[str, Any]) -> bool:
+        return bool(v["body_hash"] == s.row["body_hash"])
+
+    # copied pages ----------------------------------------------------
+
+    def page_pairs(self) -> dict[tuple[str, str], list[tuple[_Sec, _Sec]]]:
+        """Pages that are the same runbook, with their sections aligned."""
+        if "_pairs" in self.__dict__:
+            return self.__dict__["_pairs"]  # type: ignore[no-any-return]
+        neigh = self.neighbours()
+        cand: set[tuple[str, str]] = set()
+        for sid, ns in neigh.items():
+            a = self.secs[sid].row["document_id"]
+            for nid, sim in ns:
+                b = self.secs[nid].row["document_id"]
+                if a != b and sim >= self.opt.min_similarity:
+                    cand.add((min(a, b), max(a, b)))
+        pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] = {}
+        for a, b in sorted(cand):
+            same = self.same_runbook(a, b)
+            if not same:
+                continue
+            aligned = self._align(self.by_doc[a], self.by_doc[b])
+            smaller = min(len(self.by_doc[a]), len(self.by_doc[b]))
+            if not smaller or len(aligned) / smaller < self.opt.min_aligned:
+                continue
+            if not same:
+                # a title that lost or gained a word ("Northbound Stale Alert" -> "NorthboundStale") only
+                # names the same runbook when the text says so too: most aligned sections nearly equal
+                close = sum(lexical_similarity(x.row["text"], y.row["text"]) >= 0.8 for x, y in aligned)
+                if close < max(2, len(aligned) / 2):
+                    continue
+            pairs[(a, b)] = aligned
+        self.__dict__["_pairs"] = pairs
+        return pairs
+
+    def _diverged(self, a: _Sec, b: _Sec) -> bool:
+        """True when `a` once said what `b` says now, and moved away from it by its own later edits."""
+        for v in self._versions.get(a.row["id"], [])[:-1]:
+            if lexical_similarity(self.vtext(v["id"]), b.row["text"]) >= 0.95:
+                return True
+        return False
+
+    def _renamed_title(self, a: str, b: str) -> bool:
+        wa, wb = title_words(self.title(a)), title_words(self.title(b))
+        if not wa or not wb:
+            return False
+        small, big = (wa, wb) if len(wa) <= len(wb) else (wb, wa)
+        return small <= big and len(big - small) <= 1 and len(small) >= 2
+
+    def _align(self, xs: list[_Sec], ys: list[_Sec]) -> list[tuple[_Sec, _Sec]]:
+        def key(s: _Sec) -> tuple[str, ...]:
+            hp = s.row["heading_path"]
+            # the H1 is the page title, which copies often prefix with a team name
+            rest = tuple(_norm_heading(h) for h in hp[1:]) if s.row["level"] >= 1 and hp else ()
+            return (str(s.row["level"] == 1 and len(hp) == 1), *rest, str(s.row["ordinal"]))
+
+        ymap: dict[tuple[str, ...], _Sec] = {}
+        for y in ys:
+            ymap.setdefault(key(y), y)
+        out = []
+        used = set()
+        rest_x = []
+        for x in xs:
+            y = ymap.get(key(x))
+            if y is not None and y.row["id"] not in used:
+                out.append((x, y))
+                used.add(y.row["id"])
+            else:
+                rest_x.append(x)
+        rest_y = [y for y in ys if y.row["id"] not in used]
+        for x in rest_x:  # renamed headings: the closest remaining section, if close
+            best = max(rest_y, key=lambda y: self.cos(x, y), default=None)
+            if best is not None and self.cos(x, best) >= 0.85:
+                out.append((x, best))
+                rest_y.remove(best)
+        return out
+
+    def copied_pages(self) -> list[Hit]:
+        out: list[Hit] = []
+        for (a, b), aligned in self.page_pairs().items():
+            diffs = []
+            votes = 0
+            for x, y in aligned:
+                if x.row["body_hash"] == y.row["body_hash"]:
+                    diffs.append((x, y, None))
+                    continue
+                d = diff_claims(self.claims(x), self.claims(y))
+                diffs.append((x, y, d))
+                if d.substantive:
+                    ex, ey = self.eff_date(x) or "", self.eff_date(y) or ""
+                    votes += (ex < ey) - (ex > ey)
+            if not votes:
+                # no claim settles the direction: take the dates, if every differing section agrees
+                signs = {((self.eff_date(x) or "") < (self.eff_date(y) or "")) - ((self.eff_date(x) or "") > (self.eff_date(y) or ""))
+                         for x, y, d in diffs if d is not None}
+                if len(signs) == 1:
+                    votes_dates = signs.pop()
+                else:
+                    votes_dates = 0
+            else:
+                votes_dates = votes
+            # +votes: page b is newer
+            for x, y, d in diffs:
+                if d is None:
+                    # identical: the later page is the copy
+                    first, second = (x, y) if (self.eff_date(x) or "") <= (self.eff_date(y) or "") else (y, x)
+                    if tokens(second.row["text"]):
+                        out.append(Hit("superseded", "duplicate", second.row["id"], first.row["id"],
+                                       f"identical to {first.row['path']} §{first.row['heading'] or '(top)'}",
+                                       {"match": "exact"}, level="info", key=first.row["id"]))
+                    continue
+                lex = lexical_similarity(x.row["text"], y.row["text"])
+                # a rewrite in prose only counts once the page's direction is settled by claims: a note
+                # added to a copy must never make the copy look like the newer page
+                ex, ey = self.eff_date(x) or "", self.eff_date(y) or ""
+                direction = votes if votes else (ex < ey) - (ex > ey)
+                if direction == 0:
+                    continue
+                old, new = (x, y) if direction > 0 else (y, x)
+                if not d.substantive:
+                    # prose only: stale when the newer page was rewritten, not when either side was
+                    # edited on its own (a team note, a review line) after saying the same thing
+                    if votes_dates == 0 or lex >= self.opt.prose_change or self._diverged(old, new) or self._diverged(new, old):
+                        continue
+                    old, new = (x, y) if votes_dates > 0 else (y, x)
+                dd = d if direction > 0 else diff_claims(self.claims(y), self.claims(x))
+                msg = (f"superseded by {new.row['path']} §{new.row['heading'] or '(top)'} "
+                       f"(changed {_day(self.eff_date(new))}; this copy {_day(self.eff_date(old))}): {_summary(dd)}")
+                ev = self._evidence(old, new, dd, {"match": "page copy", "lexical_similarity": round(lex, 3),
+                                                   "page_votes": abs(votes)})
+                out.append(Hit("superseded", "superseded", old.row["id"], new.row["id"], msg, ev, key=new.row["id"]))
+        return out
+
+    # contradictions ----------------------------------------------------
+
+    def _same_topic(self, a: str, b: str) -> bool:
+        """The page titles share their main words: "Refund batch runs" and "Refund processing"."""
+        wa, wb = title_words(self.title(a)), title_words(self.title(b))
+        if not wa or not wb:
+            return False
+        return len(wa & wb) / min(len(wa), len(wb)) >= 0.5
+
+    def contradictions(self, skip: set[str]) -> list[Hit]:
+        """Pages on the same topic that give conflicting values for the same settings.
+
+        Compared page against page (the values of a setting can sit in differently named sections),
+        for page pairs found through nearest-neighbour sections. One conflicting number is weak
+        evidence: it takes two conflicting settings, or one conflicting flag of the same program,
+        or opposite instructions."""
+        out: list[Hit] = []
+        copies = set(self.page_pairs())
+        cand: set[tuple[str, str]] = set()
+        for sid, ns in self.neighbours().items():
+            a = self.secs[sid].row["document_id"]
+            for nid, sim in ns:
+                b = self.secs[nid].row["document_id"]
+                if a != b and sim >= self.opt.min_similarity:
+                    pair = (min(a, b), max(a, b))
+                    if pair not in copies:
+                        cand.add(pair)
+        for a, b in sorted(cand):
+            if not self._same_topic(a, b):
+                continue
+            ea, eb = self._page_eff(a), self._page_eff(b)
+            if not ea or not eb or _days_between(ea, eb) < max(self.opt.min_days_apart, 30):
+                continue
+            old_doc, new_doc = (a, b) if ea < eb else (b, a)
+            conflicts = self._page_conflicts(old_doc, new_doc)
+            strong = [c for c in conflicts if c[0].type in ("flag", "instruction")]
+            if len(conflicts) < 2 and not strong:
+                continue
+            by_section: dict[str, list[tuple[Any, Any, _Sec]]] = defaultdict(list)
+            for old_c, new_c, old_s, new_s in conflicts:
+                by_section[old_s.row["id"]].append((old_c, new_c, new_s))
+            for sid, items in by_section.items():
+                if sid in skip:
+                    continue
+                old = self.secs[sid]
+                new = max((n for _, _, n in items), key=lambda n: sum(1 for *_, m in items if m is n))
+                dd = ClaimDiff([], [], [(o, n) for o, n, _ in items])
+                msg = (f"contradicted by {new.row['path']} §{new.row['heading'] or '(top)'} "
+                       f"(changed {_day(self.eff_date(new))}): {_summary(dd)}")
+                ev = self._evidence(old, new, dd, {"match": "same topic", "page_conflicts": len(conflicts),
+                                                   "similarity": round(self.cos(old, new), 3)})
+                out.append(Hit("contradicted", "contradicted", sid, new.row["id"], msg, ev, key=new.row["id"]))
+        return out
+
+    def _page_eff(self, doc_id: str) -> str | None:
+        dates = [self.eff_date(s) for s in self.by_doc.get(doc_id, [])]
+        dates = [d for d in dates if d]
+        return max(dates) if dates else None
+
+    def _page_claims(self, doc_id: str) -> dict[tuple[str, str], list[tuple[Any, _Sec]]]:
+        cache = self.__dict__.setdefault("_pc", {})
+        if doc_id not in cache:
+            m: dict[tuple[str, str], list[tuple[Any, _Sec]]] = defaultdict(list)
+            for s in self.by_doc.get(doc_id, []):
+                for c in self.claims(s):
+                    if c.type in ("flag", "port", "quantity", "instruction") and c.key:
+                        m[(c.type, c.key if c.type != "instruction" else "")].append((c, s))
+            cache[doc_id] = m
+        return cache[doc_id]
+
+    def _page_conflicts(self, old_doc: str, new_doc: str) -> list[tuple[Any, Any, _Sec, _Sec]]:
+        po, pn = self._page_claims(old_doc), self._page_claims(new_doc)
+        out = []
+        for key in set(po) & set(pn):
+            if key[0] == "instruction":
+                for oc, os_ in po[key]:
+                    for nc, ns in pn[key]:
+                        if oc.key != nc.key and _overlap(oc.value, nc.value) >= 0.6:
+                            out.append((oc, nc, os_, ns))
+                continue
+            ov = {c.value for c, _ in po[key]}
+            nv = {c.value for c, _ in pn[key]}
+            # one value on each side, and they differ: a setting that changed
+            if len(ov) == 1 and len(nv) == 1 and ov != nv and all(v for v in ov | nv):
+                oc, os_ = po[key][0]
+                nc, ns = pn[key][0]
+                if _contradiction(oc, nc):
+                    out.append((oc, nc, os_, ns))
+        return out
+
+def _contradiction(a, b) -> bool:  # type: ignore[no-untyped-def]
+    """Conflicting values that are a real disagreement, not two unrelated settings."""
+    if a.type == "flag":
+        flag = a.key.split()[-1]
+        return flag.startswith("--") and len(flag) > 4 and " " in a.key
+    if a.type == "quantity":
+        return bool(a.key) and a.key not in _UNIT_KEYS
+    return a.type in ("port", "instruction")
+
+
+_UNIT_KEYS = {"ms", "s", "m", "h", "d", "w", "%", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "bytes"}
+
+
+def _vjson(v: dict[str, Any]) -> dict[str, Any]:
+    return {"path": v["path"], "heading_path": json.loads(v["heading_path"]), "valid_from": v["valid_from"],
+            "valid_to": v["valid_to"], "commit": v["commit"], "ended_by_commit": v["ended_by_commit"]}
+
+
+def _day(ts: str | None) -> str:
+    return (ts or "unknown date")[:10]
+
+
+def _commit(c: str | None) -> str:
+    return f" (commit {c[:10]})" if c else ""
+
+
+def _days_between(a: str | None, b: str | None) -> float:
+    from .dates import to_datetime
+
+    if not a or not b:
+        return 0.0
+    return abs((to_datetime(b) - to_datetime(a)).total_seconds()) / 86400
+
+
+def _summary(d: ClaimDiff, limit: int = 3) -> str:
+    parts = [f"old `{a.render()}` → new `{b.render()}`" for a, b in d.conflicts[:limit]]
+    if len(parts) < limit:
+        olds = [c.render() for c in d.old_only if c.type in ("command", "code", "host", "port", "path", "flag", "quantity")]
+        news = [c.render() for c in d.new_only if c.type in ("command", "code", "host", "port", "path", "flag", "quantity")]
+        if olds or news:
+            parts.append("old: " + (", ".join(f"`{o}`" for o in olds[:2]) or "—") + "; newer: " +
+                         (", ".join(f"`{n}`" for n in news[:2]) or "—"))
+    if not parts:
+        parts.append("the claims differ")
+    return "; ".join(parts)

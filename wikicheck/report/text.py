@@ -1,0 +1,27 @@
+"""Readable findings, grouped by page, like a linter."""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+
+def format_findings(findings: list[dict[str, Any]], summary: dict[str, Any], out: TextIO) -> None:
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for f in findings:
+        by_path.setdefault(f"{f['path']}", []).append(f)
+    for path, fs in by_path.items():
+        out.write(f"{path}\n")
+        for f in fs:
+            new = " (new)" if f.get("new") else ""
+            heading = f" §{f['heading']}" if f.get("heading") else ""
+            out.write(f"  {f.get('line') or 1}:1  {f['level']:<7}  {f['message']}{heading}  ({f['rule']} {f['name']}){new}\n")
+            if f.get("newer"):
+                n = f["newer"]
+                out.write(f"           → use {n['path']} §{n['heading'] or '(top)'} (changed {(n.get('changed_at') or '?')[:10]})\n")
+        out.write("\n")
+    lv = summary.get("by_level", {})
+    out.write(
+        f"{summary.get('findings', len(findings))} findings: {lv.get('error', 0)} errors, {lv.get('warning', 0)} warnings, "
+        f"{lv.get('info', 0)} info; {summary.get('new', 0)} new since the last run, {summary.get('resolved', 0)} resolved"
+        f"{', ' + str(summary['suppressed']) + ' suppressed' if summary.get('suppressed') else ''}\n"
+    )

@@ -1,0 +1,30 @@
+"""A section that gives another value for the same setting, or the opposite instruction, than a newer section on the same topic.
+
+Claims are extracted from both sections: flags with their values, ports, quantities with the
+setting they belong to ("timeout 30s"), do/don't instructions. Only values for the same key
+conflict; two unrelated numbers never do. The older section (by its last substantive change) is
+flagged, with the old and new values.
+
+Passes: two refund pages that both say ``--batch-size 50``.
+Fails: ``payments/refunds.md`` (2023) says ``--batch-size 500`` and "run during business hours";
+``payments/refund-processing.md`` (2026) says ``--batch-size 50`` and "never run refunds during business hours".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from .base import RuleHit
+
+CODE = "WC202"
+NAME = "contradicted"
+SCOPE = "corpus"
+KINDS = ("contradicted",)
+OPTIONS = {"min-similarity": float}
+DEFAULTS = {"min-similarity": 0.85, "level": "warning"}
+AGE_RULE = False
+DRIFT_RULE = "contradicted"
+
+
+def check(_: None, options: dict[str, Any], ctx: Any) -> Iterator[RuleHit]:
+    yield from ctx.drift_hits(DRIFT_RULE)

@@ -1,0 +1,74 @@
+"""Page marked deprecated: ``status: deprecated|archived|obsolete``, ``superseded_by``, or a banner.
+
+Banners are recognised near the top of the page or at the top of a section: "DEPRECATED",
+"This page is outdated", "no longer maintained", "superseded by ...". When the marker names a
+replacement (``superseded_by`` or the banner's link), the finding points to it.
+
+Passes: a page with ``status: current`` and no banner.
+Fails: ``status: deprecated`` with ``superseded_by: search/opensearch-reindex.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from .base import RuleHit
+
+CODE = "WC205"
+NAME = "deprecated"
+SCOPE = "document"
+KINDS = ("deprecated",)
+OPTIONS = {"statuses": list, "banner-lines": int}
+DEFAULTS = {"statuses": ["deprecated", "archived", "obsolete", "superseded", "retired"], "banner-lines": 12,
+            "level": "error"}
+AGE_RULE = False
+
+BANNER = re.compile(
+    r"^\W*(?:\*\*|__)?\s*(deprecated|obsolete|archived|outdated)\b|"
+    r"\bthis (?:page|document|runbook|procedure|guide) (?:is|has been) (?:now )?"
+    r"(?:outdated|deprecated|obsolete|archived|superseded|replaced|no longer (?:maintained|valid|accurate|used))|"
+    r"\bno longer (?:maintained|valid|accurate)\b|\b(?:superseded|replaced) by\b",
+    re.I,
+)
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)|href=[\"']([^\"']+)[\"']")
+
+
+def check(doc: dict[str, Any], options: dict[str, Any], ctx: Any) -> Iterator[RuleHit]:
+    status = (doc.get("status") or "").strip().lower()
+    successor = doc.get("superseded_by")
+    reasons = []
+    if status in options["statuses"]:
+        reasons.append(f"status: {status}")
+    if successor:
+        reasons.append(f"superseded_by: {successor}")
+    banner_line = None
+    banner = None
+    lines = (doc.get("text") or "").split("\n")
+    for sec in ctx.doc_sections(doc["id"]):
+        # a banner counts at the top of the page or at the top of a section
+        start = sec["line_start"] - 1
+        window = lines[start:start + (options["banner-lines"] if sec["line_start"] <= 2 + ctx.front_matter_lines(doc) else 4)]
+        for i, line in enumerate(window):
+            if BANNER.search(line) and not line.lstrip().startswith(("```", "    ")):
+                banner_line, banner = start + i + 1, line.strip()
+                break
+        if banner:
+            break
+    if banner:
+        reasons.append(f'banner "{banner[:80]}"')
+        if not successor:
+            m = _LINK.search(banner)
+            if m:
+                successor = m.group(2) or m.group(3)
+    if not reasons:
+        return
+    newer = ctx.resolve_link(doc, successor) if successor else None
+    msg = "page is marked deprecated (" + "; ".join(reasons) + ")"
+    if successor:
+        msg += f"; use {newer['path'] if newer else successor} instead"
+    yield RuleHit(
+        kind="deprecated", document_id=doc["id"], line=banner_line, message=msg,
+        evidence={"status": status or None, "superseded_by": successor, "banner": banner},
+        newer_id=newer["id"] if newer else None,
+    )
