@@ -91,6 +91,8 @@ def fingerprint(rule: str, location: str, key: str) -> str:
 
 
 _MD = MarkdownIt("commonmark")
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)[^`\n]*?\1")
 _SUPPRESS = re.compile(r"<!--\s*wikicheck:\s*(disable-next-line|disable-line|disable-file|disable)\b([^>]*?)-->", re.I)
 
 
@@ -143,7 +145,7 @@ class CheckContext:
                     continue
                 line = (t.map[0] if t.map else 0) + fm + 1
                 for c in t.children:
-                    if c.type == "softbreak":
+                    if c.type in ("softbreak", "hardbreak"):
                         line += 1
                     elif c.type == "link_open" and c.attrGet("href"):
                         yield {"href": str(c.attrGet("href")), "line": line}
@@ -255,8 +257,18 @@ def _suppressions(text: str) -> tuple[set[str] | None, dict[int, set[str] | None
     file_codes: set[str] | None = set()
     lines: dict[int, set[str] | None] = {}
     all_lines = text.split("\n")
+    fence: str | None = None
     for i, line in enumerate(all_lines, 1):
-        for m in _SUPPRESS.finditer(line):
+        # a comment shown in a code block or an inline code span is an example, not a suppression
+        f = _FENCE.match(line)
+        if fence:
+            if f and f.group(1)[0] == fence[0] and len(f.group(1)) >= len(fence):
+                fence = None
+            continue
+        if f:
+            fence = f.group(1)
+            continue
+        for m in _SUPPRESS.finditer(_CODE_SPAN.sub("", line)):
             what, arg = m.group(1).lower(), m.group(2).strip()
             codes = {c.strip() for c in re.split(r"[,\s]+", arg) if c.strip()} or None
             codes = {_canon(c) for c in codes} if codes else None
@@ -339,6 +351,8 @@ def _to_findings(ctx: CheckContext, policies: Policies, hits: list[tuple[Rule, R
         doc = ctx.docs.get(doc_id or "")
         if doc is None:
             continue
+        if not policies.enabled(rule.CODE, doc["path"]):
+            continue  # corpus rules run once for the whole store: [[policies]] disable applies here
         if sec is None:
             secs = ctx.sections_by_doc.get(doc["id"], [])
             sec_for_line = _section_at(secs, h.line) if h.line else (secs[0] if secs else None)

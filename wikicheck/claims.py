@@ -24,7 +24,7 @@ _URL = re.compile(r"\b(?:https?|ftp|s3|gs)://[^\s<>()\"'`\]]+", re.I)
 _IP = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{2,5})?\b")
 _HOST = re.compile(r"(?<![\w./@-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){2,}[a-z][a-z0-9-]{1,62})(?::(\d{2,5}))?(?![\w/-])", re.I)
 _FLAG = re.compile(r"(?<![\w-])(--[a-zA-Z][\w-]*|-[a-zA-Z])(?:[= ]([^\s`'\"|;&]+))?")
-_PORT = re.compile(r"\bports?\s*[:=]?\s*(\d{2,5})\b|(?<=[\w\]]):(\d{2,5})\b", re.I)
+_PORT = re.compile(r"\bports?\s*[:=]?\s*(\d{2,5})\b|(?<=[A-Za-z\]]):(\d{2,5})\b", re.I)
 _PATH = re.compile(r"(?<![\w.:/-])((?:~|\.{1,2})?/(?:[\w.@{}$-]+/)*[\w.@{}$-]+/?|(?:[\w.@-]+/)+[\w@-]+\.[a-z]{1,5})(?![\w/])")
 _VERSION = re.compile(r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)?(?:[-+][\w.]+)?)(?![\w.])")
 _QUANTITY = re.compile(
@@ -198,16 +198,18 @@ def extract_claims(raw: str) -> frozenset[Claim]:
     # a flag belongs to the program it is passed to: `psql -h` and `curl -h` are different settings
     for line in [*code, *inline]:
         n = _norm_code(line)
-        words = n.split()
-        head = words[0].rsplit("/", 1)[-1] if words else ""  # ./refund-batch, /usr/bin/psql
-        prog = head if re.match(r"^[a-z][\w.-]*$", head) else ""
-        if prog in ("sudo", "exec", "time", "env", "nohup", "watch") and len(words) > 1:
-            prog = words[1]
-        for m in _FLAG.finditer(n):
-            name, value = m.group(1), (m.group(2) or "").rstrip(".,;:")
-            if value.startswith("-"):
-                value = ""
-            claims.add(Claim("flag", f"{prog} {name}".strip(), value))
+        # `kubectl exec pod -- refund-batch --batch-size 50`: flags after a bare -- belong to the inner command
+        for part in re.split(r"\s--\s", f" {n} "):
+            words = part.split()
+            head = words[0].rsplit("/", 1)[-1] if words else ""  # ./refund-batch, /usr/bin/psql
+            prog = head if re.match(r"^[a-z][\w.-]*$", head) else ""
+            if prog in ("sudo", "exec", "time", "env", "nohup", "watch") and len(words) > 1:
+                prog = words[1]
+            for m in _FLAG.finditer(part):
+                name, value = m.group(1), (m.group(2) or "").rstrip(".,;:")
+                if value.startswith("-"):
+                    value = ""
+                claims.add(Claim("flag", f"{prog} {name}".strip(), value))
     for m in _PORT.finditer(no_urls):
         claims.add(Claim("port", "port", m.group(1) or m.group(2)))
     for m in _PATH.finditer(no_urls):
@@ -219,6 +221,8 @@ def extract_claims(raw: str) -> frozenset[Claim]:
         if "version" in before or m.group(0).startswith("v") or m.group(1).count(".") >= 2:
             claims.add(Claim("version", "", m.group(1)))
     for m in _QUANTITY.finditer(prose_plain + "\n" + "\n".join(inline)):
+        if m.group(2) == "M":
+            continue  # "4.2 M products": a capital M is a count (million), not minutes
         ctx = prose_plain[max(0, m.start() - 40):m.start()] if m.string is not None else ""
         key = _quantity_key(m.string[max(0, m.start() - 40):m.start()])
         unit = _unit(m.group(2))
@@ -254,7 +258,7 @@ def _unit(u: str) -> str:
 _QUANTITY_FILLER = _STOP | {
     "than", "over", "under", "within", "every", "above", "below", "least", "most", "more", "less", "after", "before",
     "about", "around", "approximately", "up", "set", "equal", "exceeds", "exceed", "reaches", "only", "last", "next",
-    "each", "per", "wait", "takes", "least", "between", "least", "value", "default",
+    "each", "per", "wait", "takes", "between", "value", "default",
 }
 
 

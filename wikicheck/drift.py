@@ -22,12 +22,12 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .claims import ClaimDiff, _overlap, containment, diff_claims, extract_claims, lexical_similarity, tokens
+from .claims import ClaimDiff, _overlap, diff_claims, extract_claims, lexical_similarity, tokens
 from .store import Store
 
 EXACT_MIN_TOKENS = 12
@@ -65,6 +65,13 @@ class _Sec:
     eff: str | None = None
 
 
+# words that say what kind of page it is, not what it is about: "Northbound Stale Alert" and
+# "NorthboundStale" are the same runbook
+_TITLE_STOP = {
+    "the", "a", "an", "of", "and", "for", "to", "in", "on", "how", "howto", "runbook", "runbooks", "playbook",
+    "alert", "alerts", "guide", "procedure", "procedures", "notes", "note", "page", "doc", "docs", "sop", "wiki",
+    "copy", "old", "draft", "legacy", "archived", "deprecated", "team", "readme", "index", "faq",
+}
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -72,7 +79,7 @@ def title_words(title: str) -> set[str]:
     words = set()
     for w in re.findall(r"[A-Za-z0-9]+", _CAMEL.sub(" ", title or "")):
         w = w.lower()
-        if len(w) > 1 and w not in {"the", "a", "an", "of", "and", "for", "to", "in", "on", "how", "runbook"}:
+        if len(w) > 1 and w not in _TITLE_STOP:
             words.add(w[:-1] if len(w) > 4 and w.endswith("s") else w)
     return words
 
@@ -326,7 +333,16 @@ class Drift:
         since = v["valid_from"]
         where = f"{vpath} §{' > '.join(json.loads(v['heading_path'])[-1:]) or '(top)'}"
         if v["valid_to"] is None:
-            if origin is None:
+            if origin is None or origin.row["document_id"] != vdoc:
+                return None
+            pair = (min(s.row["document_id"], vdoc), max(s.row["document_id"], vdoc))
+            if pair in self.page_pairs():
+                return None  # copied pages: the page-level direction decides which one is the copy
+            # a copy of a current section: flag the copy (the later of the two), and only when the two
+            # say the same thing; different claims are the copied-page rule's business
+            if (self.eff_date(s) or "", s.row["path"]) < (self.eff_date(origin) or "", origin.row["path"]):
+                return None
+            if diff_claims(self.claims(s), self.claims(origin)).substantive:
                 return None
             return Hit("lineage", "duplicate", s.row["id"], origin.row["id"],
                        f"{'identical' if exact else 'nearly identical'} to {where}, which is current",
@@ -467,7 +483,7 @@ class Drift:
 
     def copied_pages(self) -> list[Hit]:
         out: list[Hit] = []
-        for (a, b), aligned in self.page_pairs().items():
+        for aligned in self.page_pairs().values():
             diffs = []
             votes = 0
             for x, y in aligned:
@@ -492,8 +508,12 @@ class Drift:
             # +votes: page b is newer
             for x, y, d in diffs:
                 if d is None:
-                    # identical: the later page is the copy
-                    first, second = (x, y) if (self.eff_date(x) or "") <= (self.eff_date(y) or "") else (y, x)
+                    # identical: a duplicate on the older page (the copy that will go stale), or on the
+                    # later copy when nothing settles which page is older
+                    if votes_dates:
+                        second, first = (x, y) if votes_dates > 0 else (y, x)
+                    else:
+                        first, second = (x, y) if (self.eff_date(x) or "") <= (self.eff_date(y) or "") else (y, x)
                     if tokens(second.row["text"]):
                         out.append(Hit("superseded", "duplicate", second.row["id"], first.row["id"],
                                        f"identical to {first.row['path']} §{first.row['heading'] or '(top)'}",
@@ -508,11 +528,18 @@ class Drift:
                     continue
                 old, new = (x, y) if direction > 0 else (y, x)
                 if not d.substantive:
-                    # prose only: stale when the newer page was rewritten, not when either side was
-                    # edited on its own (a team note, a review line) after saying the same thing
-                    if votes_dates == 0 or lex >= self.opt.prose_change or self._diverged(old, new) or self._diverged(new, old):
+                    # prose or links only: stale when the newer page was rewritten or re-linked, once the
+                    # page's direction is settled; never when either side was edited on its own (a team
+                    # note, a review line, a fixed link) after saying the same thing as the other
+                    links = any(c.type == "url" for c in d.old_only + d.new_only)
+                    if votes_dates == 0 or (lex >= self.opt.prose_change and not links):
                         continue
+                    direction = votes_dates
                     old, new = (x, y) if votes_dates > 0 else (y, x)
+                    # the older side moved away by itself: its own note or fix, not staleness. The newer
+                    # side moving away is the update itself, but only when claims settled the direction
+                    if self._diverged(old, new) or (not votes and self._diverged(new, old)):
+                        continue
                 dd = d if direction > 0 else diff_claims(self.claims(y), self.claims(x))
                 msg = (f"superseded by {new.row['path']} §{new.row['heading'] or '(top)'} "
                        f"(changed {_day(self.eff_date(new))}; this copy {_day(self.eff_date(old))}): {_summary(dd)}")

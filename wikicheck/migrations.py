@@ -188,3 +188,11 @@ def m002_findings(db: Database) -> None:
     db["findings"].create_index(["run_id", "section_id"])
     db["findings"].create_index(["run_id", "document_id"])
     db["findings"].create_index(["fingerprint"])
+
+
+@migrations()
+def m003_guard_events(db: Database) -> None:
+    # what the retrieval guard served: exposure for the owners' risk ranking (issue 5)
+    db["guard_events"].create(
+        {"id": int, "at": str, "section_id": str, "verdict": str, "replaces": str}, pk="id")
+    db["guard_events"].create_index(["section_id"])

@@ -149,8 +149,21 @@ class Policies:
     def enabled(self, code: str, path: str = "") -> bool:
         if path:
             return bool(self.rule_options(code, path)["enabled"])
-        return bool(self.rules[code]["enabled"]) or any(
-            self._folder_overrides(code, "").get("enabled") for _ in [0])
+        # anywhere: on globally, or switched on for some folder
+        return bool(self.rules[code]["enabled"]) or any(self._enables(entry, code) for entry in self.folders)
+
+    @staticmethod
+    def _enables(entry: dict[str, Any], code: str) -> bool:
+        from .rules import resolve_rule
+
+        if any(resolve_rule(r).CODE == code for r in entry.get("enable", [])):
+            return True
+        for name, opts in (entry.get("rules") or {}).items():
+            if resolve_rule(name).CODE == code:
+                on = opts.get("enabled") if isinstance(opts, dict) else opts
+                if on is True:
+                    return True
+        return False
 
     def level(self, code: str, path: str) -> str:
         return str(self.rule_options(code, path)["level"])

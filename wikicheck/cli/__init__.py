@@ -7,7 +7,6 @@ Exit codes: 0 clean · 1 findings at or above --fail-on · 2 usage error · 3 wi
 from __future__ import annotations
 
 import os
-import sys
 import traceback
 
 import click
@@ -63,6 +62,7 @@ def _root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug", help=
 # Commands are registered explicitly, one module per group of commands.
 from . import check as _check  # noqa: E402,F401
 from . import crawl as _crawl  # noqa: E402,F401
+from . import search as _search  # noqa: E402,F401
 
 def main() -> None:
     app()

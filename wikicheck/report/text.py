@@ -13,8 +13,8 @@ def format_findings(findings: list[dict[str, Any]], summary: dict[str, Any], out
         out.write(f"{path}\n")
         for f in fs:
             new = " (new)" if f.get("new") else ""
-            heading = f" §{f['heading']}" if f.get("heading") else ""
-            out.write(f"  {f.get('line') or 1}:1  {f['level']:<7}  {f['message']}{heading}  ({f['rule']} {f['name']}){new}\n")
+            heading = f"§{f['heading']}: " if f.get("heading") else ""
+            out.write(f"  {f.get('line') or 1}:1  {f['level']:<7}  {heading}{f['message']}  ({f['rule']} {f['name']}){new}\n")
             if f.get("newer"):
                 n = f["newer"]
                 out.write(f"           → use {n['path']} §{n['heading'] or '(top)'} (changed {(n.get('changed_at') or '?')[:10]})\n")

@@ -1,7 +1,8 @@
 """Page not changed (or reviewed) within ``max-age-days``.
 
 A review (``last_reviewed`` in front matter) counts as a change: someone confirmed the page is
-still right. ADRs, postmortems, changelogs and release notes are exempt (see ``[exempt]``).
+still right. Informational by default: age alone does not make advice wrong (a runbook for a
+system that has not changed is still right); raise the level per folder where age is the policy. ADRs, postmortems, changelogs and release notes are exempt (see ``[exempt]``).
 
 Passes: ``updated: 2026-09-01`` with ``max-age-days = 365`` on 2026-11-28.
 Fails: ``updated: 2023-11-30`` with ``max-age-days = 365`` on 2026-11-28.
@@ -19,7 +20,7 @@ NAME = "stale"
 SCOPE = "document"
 KINDS = ("stale",)
 OPTIONS = {"max-age-days": int}
-DEFAULTS = {"max-age-days": 365, "level": "warning"}
+DEFAULTS = {"max-age-days": 365, "level": "info"}
 AGE_RULE = True
 
 

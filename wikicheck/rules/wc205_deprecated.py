@@ -24,13 +24,17 @@ DEFAULTS = {"statuses": ["deprecated", "archived", "obsolete", "superseded", "re
             "level": "error"}
 AGE_RULE = False
 
+# A banner is a line that *starts* with the marker ("> **DEPRECATED**: ...", "Superseded by [x](x.md)")
+# or says it of the page itself ("This page is outdated"); "if the token is no longer valid" or "the
+# cron job was replaced by a CronJob" in ordinary prose is not one.
 BANNER = re.compile(
-    r"^\W*(?:\*\*|__)?\s*(deprecated|obsolete|archived|outdated)\b|"
+    r"^\W*(?:\*\*|__)?\s*(?:(?:deprecated|obsolete|archived|outdated)(?:\*\*|__)?\s*(?:[:!.(\-\u2013\u2014]|$)|"
+    r"no longer (?:maintained|valid|accurate)\b|(?:superseded|replaced) by\b)|"
     r"\bthis (?:page|document|runbook|procedure|guide) (?:is|has been) (?:now )?"
-    r"(?:outdated|deprecated|obsolete|archived|superseded|replaced|no longer (?:maintained|valid|accurate|used))|"
-    r"\bno longer (?:maintained|valid|accurate)\b|\b(?:superseded|replaced) by\b",
+    r"(?:outdated|deprecated|obsolete|archived|superseded|replaced|no longer (?:maintained|valid|accurate|used))",
     re.I,
 )
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)|href=[\"']([^\"']+)[\"']")
 
 
@@ -49,8 +53,14 @@ def check(doc: dict[str, Any], options: dict[str, Any], ctx: Any) -> Iterator[Ru
         # a banner counts at the top of the page or at the top of a section
         start = sec["line_start"] - 1
         window = lines[start:start + (options["banner-lines"] if sec["line_start"] <= 2 + ctx.front_matter_lines(doc) else 4)]
+        fence = None
         for i, line in enumerate(window):
-            if BANNER.search(line) and not line.lstrip().startswith(("```", "    ")):
+            f = _FENCE.match(line)
+            if fence or f:  # a banner inside a code block is an example or a log line
+                if f and (fence is None or (f.group(1)[0] == fence[0] and len(f.group(1)) >= len(fence))):
+                    fence = None if fence else f.group(1)
+                continue
+            if BANNER.search(line) and not line.startswith("    "):
                 banner_line, banner = start + i + 1, line.strip()
                 break
         if banner:

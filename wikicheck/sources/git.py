@@ -8,7 +8,6 @@ parse per page version, not one git call each.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from functools import partial
 from pathlib import Path
@@ -22,7 +21,8 @@ from .base import (
     fingerprint_bytes, kind_of,
 )
 
-_NULL_COMMIT = "0" * 40
+_HEX = frozenset("0123456789abcdef")
+_ID_LENGTHS = (40, 64)  # SHA-1 and SHA-256 repositories
 
 
 def _git(root: str, *args: str, check: bool = True) -> str:
@@ -162,7 +162,7 @@ class GitSource:
                 continue
             if line.startswith("\t"):
                 info = commits.get(cur or "", {})
-                if cur == _NULL_COMMIT:
+                if cur is not None and not cur.strip("0"):  # all-zero id: not committed yet
                     lines.append(Provenance(iso(mtime), "Not Committed Yet", None, "mtime"))
                 else:
                     author = info.get("author", "")
@@ -172,7 +172,7 @@ class GitSource:
                         f"{author} {mail}".strip() or None, cur, "git"))
                 continue
             head, _, rest = line.partition(" ")
-            if len(head) == 40 and all(c in "0123456789abcdef" for c in head):
+            if len(head) in _ID_LENGTHS and _HEX.issuperset(head):
                 cur = head
                 commits.setdefault(cur, {})
             elif cur is not None and head in ("author", "author-mail", "committer-time"):

@@ -1,0 +1,64 @@
+"""wikicheck search / filter."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app, default_index
+
+
+@app.command()
+def search(
+    query: Optional[str] = typer.Argument(None, help="What to look for."),
+    index: str = typer.Option(None, "--index", "-i", help="Index directory."),
+    k: int = typer.Option(5, "-k", help="Number of results."),
+    policy: str = typer.Option("block", "--policy", "-p", help="block (default), demote or annotate."),
+    raw: bool = typer.Option(False, "--raw", help="Plain vector search with verdicts attached (same as --policy annotate)."),
+    queries_file: Optional[Path] = typer.Option(None, "--queries-file", help="One query per line; one run per query."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+    no_events: bool = typer.Option(False, "--no-events", help="Do not record what was served (exposure)."),
+) -> None:
+    """Search the runbooks; stale results are blocked and replaced by the current section."""
+    from ..guard import POLICIES, Guard, GuardConfig, guard_runs_json
+
+    if raw:
+        policy = "annotate"
+    if policy not in POLICIES:
+        raise typer.BadParameter(f"should be one of {', '.join(POLICIES)}", param_hint="--policy")
+    if (query is None) == (queries_file is None):
+        raise typer.BadParameter("give a QUERY or --queries-file, not both", param_hint="QUERY")
+    queries = [query] if query is not None else [
+        q.strip() for q in queries_file.read_text(encoding="utf-8").splitlines()  # type: ignore[union-attr]
+    ]
+    guard = Guard(index or default_index(), config=GuardConfig(record_events=not no_events))
+    try:
+        runs = guard.search_many(queries, k, policy)
+    finally:
+        guard.close()
+    if json_:
+        payloads = [guard_runs_json(q, policy, rs) for q, rs in zip(queries, runs)]
+        out = payloads[0] if query is not None else {"version": 1, "runs": payloads}
+        typer.echo(json.dumps(out, indent=2, sort_keys=True, default=str))
+        return
+    for q, rs in zip(queries, runs):
+        if len(queries) > 1:
+            typer.echo(f"# {q}")
+        for i, r in enumerate(rs, 1):
+            s = r.section
+            p = f"{(s.get('changed_at') or '?')[:10]} {s.get('timestamp_source') or '?'}"
+            tag = {"ok": "ok   ", "warn": "WARN ", "block": "BLOCK"}[r.verdict]
+            typer.echo(f"{i}. [{tag}] {s['path']} §{s['heading'] or '(top)'}  score {r.score:.3f}  ({p}"
+                       f"{', owner ' + r.owner if r.owner else ''})")
+            if r.replaces:
+                old = guard.by_id.get(r.replaces) or {}
+                typer.echo(f"   replaces {old.get('path')} §{old.get('heading')}")
+            for reason in r.reasons[:3]:
+                typer.echo(f"   {reason['level']}: {reason['message']}")
+            if r.newer and r.verdict != "ok":
+                typer.echo(f"   → newer: {r.newer['path']} §{r.newer['heading']}")
+        if len(queries) > 1:
+            typer.echo("")
