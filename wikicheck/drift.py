@@ -540,6 +540,8 @@ class Drift:
                     # side moving away is the update itself, but only when claims settled the direction
                     if self._diverged(old, new) or (not votes and self._diverged(new, old)):
                         continue
+                    if len(tokens(new.row["text"])) < 3:
+                        continue  # the newer page has nothing here: no advice to supersede the copy with
                 dd = d if direction > 0 else diff_claims(self.claims(y), self.claims(x))
                 msg = (f"superseded by {new.row['path']} §{new.row['heading'] or '(top)'} "
                        f"(changed {_day(self.eff_date(new))}; this copy {_day(self.eff_date(old))}): {_summary(dd)}")
@@ -681,5 +683,11 @@ def _summary(d: ClaimDiff, limit: int = 3) -> str:
             parts.append("old: " + (", ".join(f"`{o}`" for o in olds[:2]) or "—") + "; newer: " +
                          (", ".join(f"`{n}`" for n in news[:2]) or "—"))
     if not parts:
-        parts.append("the claims differ")
+        olds = [c.render() for c in d.old_only]
+        news = [c.render() for c in d.new_only]
+        if olds or news:
+            parts.append("old: " + (", ".join(f"`{o}`" for o in olds[:2]) or "—") + "; newer: " +
+                         (", ".join(f"`{n}`" for n in news[:2]) or "—"))
+        else:
+            parts.append("the newer section was rewritten")
     return "; ".join(parts)
