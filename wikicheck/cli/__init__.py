@@ -11,6 +11,7 @@ import traceback
 
 import click
 import typer
+import typer.exceptions
 from typer.core import TyperGroup
 
 from ..errors import WikicheckError
@@ -23,14 +24,19 @@ def default_index() -> str:
     return os.environ.get("WIKICHECK_INDEX", DEFAULT_INDEX)
 
 
+# typer vendors its own click: its usage errors are TyperException, not click.ClickException
+_TyperClickException = typer.exceptions.TyperException
+
+
 class WikicheckGroup(TyperGroup):
     """Turns every error into one line on stderr and a documented exit code, in one place."""
 
     def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, typer.Exit, click.exceptions.Abort, click.ClickException):
-            raise
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
+                _TyperClickException, typer.Exit, typer.Abort):
+            raise  # usage errors (exit 2), --help, and our own exit codes
         except WikicheckError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(EXIT_ERROR) from None
@@ -63,6 +69,7 @@ def _root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug", help=
 from . import check as _check  # noqa: E402,F401
 from . import crawl as _crawl  # noqa: E402,F401
 from . import search as _search  # noqa: E402,F401
+from . import serve as _serve  # noqa: E402,F401
 
 def main() -> None:
     app()

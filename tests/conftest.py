@@ -1,0 +1,103 @@
+"""Shared fixtures: isolated environment, stores, embedders, small wikis and git repos, the CLI."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
+
+from helpers import commit, init_repo  # noqa: E402
+
+from wikicheck.embed import DEFAULT_MODEL, HashEmbedder, get_embedder  # noqa: E402
+from wikicheck.store import Store  # noqa: E402
+
+WIKICHECK_ENV = ("WIKICHECK_MODEL", "WIKICHECK_INDEX", "WIKICHECK_CONFIG", "WIKICHECK_DEBUG", "WIKICHECK_DB")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No user settings leak in: WIKICHECK_HOME in tmp, no WIKICHECK_* overrides, no git config."""
+    monkeypatch.setenv("WIKICHECK_HOME", str(tmp_path_factory.mktemp("home")))
+    for name in WIKICHECK_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True)
+def _close_stores(monkeypatch: pytest.MonkeyPatch):
+    """Close every Store a test opened (su close_all_databases), so no test leaks a connection."""
+    opened: list[Store] = []
+    init = Store.__init__
+
+    def tracking_init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(Store, "__init__", tracking_init)
+    yield
+    for st in opened:
+        st.db.conn.close()
+
+
+@pytest.fixture
+def store():
+    """An in-memory store with every migration applied."""
+    return Store.memory()
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """Where a file store goes (not created yet)."""
+    return tmp_path / "store" / "wikicheck.db"
+
+
+@pytest.fixture
+def index_dir(tmp_path: Path) -> Path:
+    return tmp_path / "index"
+
+
+@pytest.fixture
+def fake_embedder() -> HashEmbedder:
+    return get_embedder("test-hash-64")  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The default model (all-MiniLM-L6-v2 from its PyPI package), loaded once per session."""
+    e = get_embedder()
+    assert e.model_id == DEFAULT_MODEL
+    e.embed(["warm up"])
+    return e
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: a git repo under tmp_path with one commit per {path: text} dict, dated as given."""
+
+    def make(*commits: tuple[str, dict[str, str | bytes | None]], name: str = "wiki") -> Path:
+        repo = init_repo(tmp_path / name)
+        for date, files in commits:
+            commit(repo, files, date)
+        return repo
+
+    return make
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run the CLI in-process from tmp_path; returns the click Result (stdout and stderr apart)."""
+    from typer.testing import CliRunner
+
+    from wikicheck.cli import app
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str | Path, env: dict[str, str] | None = None):
+        return CliRunner().invoke(app, [str(a) for a in args], env=env)
+
+    return run
