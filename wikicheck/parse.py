@@ -71,6 +71,16 @@ def _jsonable(v: Any) -> Any:
 # --------------------------------------------------------------------------- anchors
 
 
+def unique_anchor(slug: str, taken: dict[str, int]) -> str:
+    """GitHub (github-slugger): count up until the anchor is not taken on the page."""
+    anchor = slug
+    while anchor in taken:
+        taken[slug] += 1
+        anchor = f"{slug}-{taken[slug]}"
+    taken[anchor] = 0
+    return anchor
+
+
 def slugify(heading: str) -> str:
     """GitHub-style anchor: lower case, punctuation dropped, spaces to hyphens."""
     s = unicodedata.normalize("NFKC", heading).strip().lower()
@@ -145,12 +155,7 @@ def _assemble(doc: Document, headings: list[_Heading], blocks: list[_Block], nli
         key = tuple(hpath)
         ordinal = seen_paths.get(key, 0)
         seen_paths[key] = ordinal + 1
-        anchor = slug = slugify(heading) if heading else ""
-        if heading:  # GitHub (github-slugger): count up until the anchor is not taken on the page
-            while anchor in anchors:
-                anchors[slug] += 1
-                anchor = f"{slug}-{anchors[slug]}"
-            anchors[anchor] = 0
+        anchor = unique_anchor(slugify(heading), anchors) if heading else ""
         # trim trailing blank lines from the span
         last = max(end, start + 1)  # a section that shares its line with the next (minified HTML)
         while last > start + 1 and last - 1 < len(raw_lines) and not raw_lines[last - 1].strip():
@@ -435,17 +440,14 @@ def html_metadata(text: str) -> dict[str, Any]:
 def heading_anchors(text: str, kind: str) -> set[str]:
     """Every anchor a link can target on a page: heading slugs (all levels) and explicit ids."""
     anchors: set[str] = set()
-    counts: dict[str, int] = {}
+    taken: dict[str, int] = {}
     if kind == "markdown":
         _, fm, _ = split_front_matter(text)
         body = "\n".join(text.split("\n")[fm:])
         tokens = _MD.parse(body)
         for i, t in enumerate(tokens):
             if t.type == "heading_open" and i + 1 < len(tokens):
-                slug = slugify(_inline_text(tokens[i + 1]))
-                n = counts.get(slug, 0)
-                counts[slug] = n + 1
-                anchors.add(slug if n == 0 else f"{slug}-{n}")
+                anchors.add(unique_anchor(slugify(_inline_text(tokens[i + 1])), taken))
         for m in re.finditer(r"""<a\s+(?:name|id)=["']([^"']+)["']|\{#([\w-]+)\}|\sid=["']([^"']+)["']""", text):
             anchors.add((m.group(1) or m.group(2) or m.group(3)).lower())
     else:

@@ -1,0 +1,89 @@
+"""The LangChain and LlamaIndex adapters, driven through the frameworks' own classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service_helpers import CANONICAL, SAMPLE_WIKI, STALE_COPY, sample_index
+
+langchain_core = pytest.importorskip("langchain_core")
+llama_index = pytest.importorskip("llama_index.core")
+
+from langchain_core.documents import Document  # noqa: E402
+from langchain_core.retrievers import BaseRetriever  # noqa: E402
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode  # noqa: E402
+
+from wikicheck.adapters.langchain import WikicheckCompressor, WikicheckRetriever  # noqa: E402
+from wikicheck.adapters.llamaindex import WikicheckNodePostprocessor  # noqa: E402
+from wikicheck.guard import Guard, GuardConfig  # noqa: E402
+
+
+def _stale_restart_text() -> str:
+    text = (SAMPLE_WIKI / STALE_COPY).read_text()
+    return text.split("## Restart\n", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def guard(tmp_path_factory, real_embedder):
+    g = Guard(sample_index(tmp_path_factory, real_embedder), embedder=real_embedder,
+              config=GuardConfig(record_events=False))
+    yield g
+    g.close()
+
+
+def test_retriever_is_a_langchain_retriever_and_replaces_the_stale_copy(guard):
+    retriever = WikicheckRetriever(guard=guard, k=4)
+    assert isinstance(retriever, BaseRetriever)
+    docs = retriever.invoke("restart pgbouncer with systemctl on the database host")
+    paths = [d.metadata["path"] for d in docs]
+    assert CANONICAL in paths
+    replacing = [d for d in docs if d.metadata["replaces"]]
+    assert replacing and all(d.metadata["path"] == CANONICAL for d in replacing)
+    assert all(d.metadata["verdict"] != "block" for d in docs)
+    assert docs[0].metadata["provenance"]["timestamp_source"] == "front_matter"
+
+
+def test_compressor_replaces_an_agents_own_stale_chunk(guard):
+    compressor = WikicheckCompressor(guard=guard)
+    fresh = Document(page_content="Completely unrelated: how to bake sourdough bread at home.")
+    out = compressor.compress_documents([Document(page_content=_stale_restart_text()), fresh], "restart pgbouncer")
+    assert out[0].metadata["path"] == CANONICAL
+    assert out[0].metadata["wikicheck_replaces"]
+    assert "pgbouncer.db.svc.cluster.local" in out[0].page_content
+    assert any("superseded" in r for r in out[0].metadata["wikicheck_replaced_reasons"])
+    assert out[1].page_content == fresh.page_content and out[1].metadata["wikicheck_verdict"] == "ok"
+
+
+def test_compressor_annotate_policy_keeps_the_stale_chunk(guard):
+    out = WikicheckCompressor(guard=guard, policy="annotate").compress_documents(
+        [Document(page_content=_stale_restart_text())], "q")
+    assert len(out) == 1 and out[0].metadata["wikicheck_verdict"] == "block"
+    assert out[0].metadata["wikicheck_newer"]["path"] == CANONICAL
+
+
+def test_llamaindex_postprocessor_replaces_stale_nodes(guard):
+    post = WikicheckNodePostprocessor(guard=guard)
+    nodes = [NodeWithScore(node=TextNode(text=_stale_restart_text()), score=0.91),
+             NodeWithScore(node=TextNode(text="Sourdough needs a mature starter."), score=0.2)]
+    out = post.postprocess_nodes(nodes, QueryBundle("restart pgbouncer"))
+    assert out[0].node.metadata["path"] == CANONICAL and out[0].score == pytest.approx(0.91)
+    assert out[0].node.metadata["wikicheck_replaces"]
+    assert out[1].node.metadata["wikicheck_verdict"] == "ok"
+
+
+def test_llamaindex_postprocessor_drops_a_duplicate_replacement(guard):
+    text = _stale_restart_text()
+    out = WikicheckNodePostprocessor(guard=guard).postprocess_nodes(
+        [NodeWithScore(node=TextNode(text=text), score=0.9), NodeWithScore(node=TextNode(text=text + " "), score=0.8)])
+    assert [n.node.metadata["path"] for n in out] == [CANONICAL]
+
+
+def test_adapters_do_not_import_frameworks_into_wikicheck():
+    import subprocess
+    import sys
+
+    code = "import sys, wikicheck.guard, wikicheck.cli; print('langchain_core' in sys.modules, 'llama_index' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    assert out.stdout.split() == ["False", "False"]

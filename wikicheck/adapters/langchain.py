@@ -1,0 +1,73 @@
+"""LangChain: a retriever over a wikicheck index, and a document compressor for any retriever.
+
+    from wikicheck.guard import Guard
+    from wikicheck.adapters.langchain import WikicheckRetriever, WikicheckCompressor
+
+    retriever = WikicheckRetriever(guard=Guard("indexes/default"), k=5)
+    docs = retriever.invoke("how do I restart pgbouncer")
+
+    # guard another retriever's documents (ContextualCompressionRetriever):
+    compressor = WikicheckCompressor(guard=Guard("indexes/default"))
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun, Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from ..guard import Guard
+from ._chunks import decide, metadata, section_metadata
+
+
+class WikicheckRetriever(BaseRetriever):
+    """Guarded search of the wiki: stale sections are replaced by the current ones."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    guard: Guard
+    k: int = 5
+    policy: str = "block"
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        docs = []
+        for r in self.guard.search(query, self.k, self.policy):
+            j = r.to_json()
+            meta = {k: v for k, v in j.items() if k != "text"}
+            docs.append(Document(page_content=j["text"], metadata=meta))
+        return docs
+
+
+class WikicheckCompressor(BaseDocumentCompressor):
+    """Checks documents from any retriever against the wiki; blocked ones are replaced or dropped.
+
+    A document's ``metadata["section_id"]`` (or ``path`` + ``heading``) is used when present, else its text.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    guard: Guard
+    policy: str = "block"
+
+    def compress_documents(self, documents: Sequence[Document], query: str, callbacks: Callbacks = None) -> Sequence[Document]:
+        chunks: list[dict[str, Any]] = []
+        for d in documents:
+            m = d.metadata or {}
+            if m.get("section_id"):
+                chunks.append({"section_id": m["section_id"]})
+            elif m.get("path") and m.get("heading") is not None and not d.page_content:
+                chunks.append({"path": m["path"], "heading": m["heading"]})
+            else:
+                chunks.append({"text": d.page_content})
+        out: list[Document] = []
+        seen: set[str] = set()
+        for d, (action, ann, sec) in zip(documents, decide(self.guard, chunks, self.policy)):
+            if action == "keep":
+                out.append(Document(page_content=d.page_content, metadata={**(d.metadata or {}), **metadata(ann)}))
+            elif action == "replace" and sec is not None and sec["id"] not in seen:
+                seen.add(sec["id"])
+                meta = section_metadata(sec, ann.get("section_id") or (d.metadata or {}).get("id"))
+                meta["wikicheck_replaced_reasons"] = metadata(ann)["wikicheck_reasons"]
+                out.append(Document(page_content=sec["text"], metadata=meta))
+        return out

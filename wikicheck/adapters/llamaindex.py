@@ -1,0 +1,52 @@
+"""LlamaIndex: a node postprocessor that blocks stale nodes and puts the current section in their place.
+
+    from wikicheck.guard import Guard
+    from wikicheck.adapters.llamaindex import WikicheckNodePostprocessor
+
+    query_engine = index.as_query_engine(node_postprocessors=[WikicheckNodePostprocessor(guard=Guard("indexes/default"))])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from llama_index.core.bridge.pydantic import ConfigDict, Field
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+from ..guard import Guard
+from ._chunks import decide, metadata, section_metadata
+
+
+class WikicheckNodePostprocessor(BaseNodePostprocessor):
+    """Annotates nodes with wikicheck verdicts; with policy "block", stale nodes are replaced or dropped."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    guard: Guard = Field(description="an open wikicheck Guard")
+    policy: str = "block"
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "WikicheckNodePostprocessor"
+
+    def _postprocess_nodes(self, nodes: list[NodeWithScore], query_bundle: Optional[QueryBundle] = None) -> list[NodeWithScore]:
+        chunks: list[dict[str, Any]] = []
+        for n in nodes:
+            m = n.node.metadata or {}
+            chunks.append({"section_id": m["section_id"]} if m.get("section_id") else {"text": n.node.get_content()})
+        out: list[NodeWithScore] = []
+        seen: set[str] = set()
+        for n, (action, ann, sec) in zip(nodes, decide(self.guard, chunks, self.policy)):
+            if action == "keep":
+                n.node.metadata.update(metadata(ann))
+                out.append(n)
+            elif action == "replace" and sec is not None and sec["id"] not in seen:
+                seen.add(sec["id"])
+                meta = section_metadata(sec, ann.get("section_id") or n.node.node_id)
+                meta["wikicheck_replaced_reasons"] = metadata(ann)["wikicheck_reasons"]
+                out.append(NodeWithScore(node=TextNode(text=sec["text"], id_=f"wikicheck:{sec['id']}", metadata=meta),
+                                         score=n.score))
+        if self.policy == "demote":
+            rank = {"ok": 0, "warn": 1, "block": 2}
+            out.sort(key=lambda x: rank.get(x.node.metadata.get("wikicheck_verdict", "ok"), 0))
+        return out
