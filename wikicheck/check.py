@@ -240,7 +240,11 @@ class CheckContext:
                    only_kinds: tuple[str, ...] = ()) -> Iterator[RuleHit]:
         if self._drift is None:
             model = self.store.model_id()
-            self._drift = Drift(self.store, model, self.drift_options).analyse() if model else []
+            from .rules import RULES
+
+            enabled = {getattr(RULES[c], "DRIFT_RULE", None) for c in RULES if self.policies.enabled(c)}
+            self._drift = Drift(self.store, model, self.drift_options).analyse(
+                {e for e in enabled if e}) if model else []
         for h in self._drift:
             if rule is not None and h.rule != rule:
                 continue
@@ -306,7 +310,7 @@ def run_checks(store: Store, config: Config | None = None, *, now: dt.datetime |
     opts = policies.rule_options("WC201", "")
     ctx.drift_options = DriftOptions(
         k=opts["k"], min_similarity=opts["min-similarity"], min_aligned=opts["min-aligned"],
-        contradiction_similarity=policies.rule_options("WC202", "")["min-similarity"],
+        min_conflicts=policies.rule_options("WC202", "")["min-conflicts"],
         near_copy=policies.rule_options("WC203", "")["near-copy"],
         lineage_min_tokens=policies.rule_options("WC203", "")["min-tokens"],
     )

@@ -23,7 +23,8 @@ _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 _URL = re.compile(r"\b(?:https?|ftp|s3|gs)://[^\s<>()\"'`\]]+", re.I)
 _IP = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{2,5})?\b")
 _HOST = re.compile(r"(?<![\w./@-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){2,}[a-z][a-z0-9-]{1,62})(?::(\d{2,5}))?(?![\w/-])", re.I)
-_FLAG = re.compile(r"(?<![\w-])(--[a-zA-Z][\w-]*|-[a-zA-Z])(?:[= ]([^\s`'\"|;&]+))?")
+# a flag's value follows `=` or a space, but a word starting with `-` is the next flag: `psql -X -h db`
+_FLAG = re.compile(r"(?<![\w-])(--[a-zA-Z][\w-]*|-[a-zA-Z])(?:(?:=| (?!-))([^\s`'\"|;&]+))?")
 _PORT = re.compile(r"\bports?\s*[:=]?\s*(\d{2,5})\b|(?<=[A-Za-z\]]):(\d{2,5})\b", re.I)
 _PATH = re.compile(r"(?<![\w.:/-])((?:~|\.{1,2})?/(?:[\w.@{}$-]+/)*[\w.@{}$-]+/?|(?:[\w.@-]+/)+[\w@-]+\.[a-z]{1,5})(?![\w/])")
 _VERSION = re.compile(r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)?(?:[-+][\w.]+)?)(?![\w.])")
@@ -194,22 +195,22 @@ def extract_claims(raw: str) -> frozenset[Claim]:
             if m.group(2):
                 claims.add(Claim("port", "port", m.group(2)))
     for m in _IP.finditer(no_urls):
-        claims.add(Claim("host", "", m.group(0).split(":")[0]))
+        ip, _, port = m.group(0).partition(":")
+        claims.add(Claim("host", "", ip))
+        if port:
+            claims.add(Claim("port", "port", port))
     # a flag belongs to the program it is passed to: `psql -h` and `curl -h` are different settings
     for line in [*code, *inline]:
         n = _norm_code(line)
         # `kubectl exec pod -- refund-batch --batch-size 50`: flags after a bare -- belong to the inner command
         for part in re.split(r"\s--\s", f" {n} "):
-            words = part.split()
-            head = words[0].rsplit("/", 1)[-1] if words else ""  # ./refund-batch, /usr/bin/psql
-            prog = head if re.match(r"^[a-z][\w.-]*$", head) else ""
-            if prog in ("sudo", "exec", "time", "env", "nohup", "watch") and len(words) > 1:
-                prog = words[1]
+            prog, prog_at, wrapper = _program(part)
             for m in _FLAG.finditer(part):
                 name, value = m.group(1), (m.group(2) or "").rstrip(".,;:")
                 if value.startswith("-"):
                     value = ""
-                claims.add(Claim("flag", f"{prog} {name}".strip(), value))
+                owner = prog if m.start() >= prog_at else wrapper  # `sudo -u postgres psql -h db`
+                claims.add(Claim("flag", f"{owner} {name}".strip(), value))
     for m in _PORT.finditer(no_urls):
         claims.add(Claim("port", "port", m.group(1) or m.group(2)))
     for m in _PATH.finditer(no_urls):
@@ -237,6 +238,34 @@ def extract_claims(raw: str) -> frozenset[Claim]:
         elif _POS.search(s):
             claims.add(Claim("instruction", "do", _content(s)))
     return frozenset(claims)
+
+
+_WRAPPERS = ("sudo", "exec", "time", "env", "nohup", "watch")
+# wrapper flags that take a value: `sudo -u postgres psql`, `watch -n 5 kubectl get pods`
+_WRAPPER_VALUE_FLAGS = {"-u", "-g", "-h", "-p", "-C", "-D", "-U", "-n", "-d"}
+
+
+def _program(part: str) -> tuple[str, int, str]:
+    """(program, offset of its word, wrapper) of a command: the word after `sudo`, `env`, ..., their flags
+    and VAR=value assignments; ./refund-batch and /usr/bin/psql are refund-batch and psql."""
+    words = [(m.group(0), m.start()) for m in re.finditer(r"\S+", part)]
+    wrapper = ""
+    i = 0
+    while i < len(words):
+        word, at = words[i]
+        name = word.rsplit("/", 1)[-1]
+        if wrapper and word.startswith("-"):
+            i += 2 if word in _WRAPPER_VALUE_FLAGS else 1
+            continue
+        if wrapper and re.match(r"^[A-Za-z_]\w*=", word):
+            i += 1
+            continue
+        if name in _WRAPPERS and i + 1 < len(words):
+            wrapper = name
+            i += 1
+            continue
+        return (name if re.match(r"^[a-z][\w.-]*$", name) else ""), at, wrapper
+    return "", len(part), wrapper
 
 
 def _num(s: str) -> str:

@@ -41,9 +41,10 @@ class DriftOptions:
     min_aligned: float = 0.5  # share of the smaller page's sections that align with the other page
     near_copy: float = 0.85  # lexical similarity for "nearly equal" to a past version
     lineage_min_tokens: int = 12
-    contradiction_similarity: float = 0.85
     min_days_apart: float = 1.0
-    prose_change: float = 0.85  # a newer section with less than this share of its words in the copy was rewritten
+    prose_change: float = 0.85  # below this lexical similarity, prose counts as changed (claims settled the direction)
+    rewrite: float = 0.6  # below this, a prose rewrite counts on its own (dates settled the direction)
+    min_conflicts: int = 2  # conflicting settings it takes to call two pages contradictory
 
 
 @dataclass
@@ -249,16 +250,31 @@ class Drift:
 
     # ------------------------------------------------------------------ analysis
 
-    def analyse(self) -> list[Hit]:
+    def analyse(self, enabled: set[str] | None = None) -> list[Hit]:
+        """One verdict per section: the strongest evidence among the enabled analyses.
+
+        `enabled` names the analyses whose rules are switched on ("lineage", "superseded",
+        "contradicted", "duplicate"); None means all."""
+        on = enabled if enabled is not None else {"lineage", "superseded", "contradicted", "duplicate"}
         hits: dict[str, Hit] = {}
-        for h in self.lineage():
-            hits.setdefault(h.section_id, h)
-        for h in self.copied_pages():
-            prev = hits.get(h.section_id)
-            if prev is None or (prev.kind == "duplicate" and h.kind != "duplicate"):
-                hits[h.section_id] = h
-        for h in self.contradictions(set(k for k, v in hits.items() if v.kind != "duplicate")):
-            hits.setdefault(h.section_id, h)
+
+        def wanted(h: Hit) -> bool:
+            return ("duplicate" in on) if h.kind == "duplicate" else (h.rule in on)
+
+        if "lineage" in on or "duplicate" in on:
+            for h in self.lineage():
+                if wanted(h):
+                    hits.setdefault(h.section_id, h)
+        if "superseded" in on or "duplicate" in on:
+            for h in self.copied_pages():
+                if not wanted(h):
+                    continue
+                prev = hits.get(h.section_id)
+                if prev is None or (prev.kind == "duplicate" and h.kind != "duplicate"):
+                    hits[h.section_id] = h
+        if "contradicted" in on:
+            for h in self.contradictions(set(k for k, v in hits.items() if v.kind != "duplicate")):
+                hits.setdefault(h.section_id, h)
         return sorted(hits.values(), key=lambda h: (self.secs[h.section_id].row["path"], self.secs[h.section_id].row["line_start"]))
 
     # lineage ---------------------------------------------------------
@@ -323,6 +339,10 @@ class Drift:
     def _lineage_hit(self, s: _Sec, v: dict[str, Any], ntok: int) -> Hit | None:
         origin = self.secs.get(v["section_id"])
         vdoc = v["document_id"]
+        # a section that said this before the other one did is the original, not the copy
+        mine = [x["valid_from"] for x in self._versions.get(s.row["id"], []) if x["body_hash"] == s.row["body_hash"]]
+        if mine and v["valid_from"] and min(x or "" for x in mine) < v["valid_from"]:
+            return None
         same_page = self.same_runbook(s.row["document_id"], vdoc)
         exact = self._vtext_body_equal(s, v)
         # templated runbooks repeat short boilerplate sections; only a matching page or a long,
@@ -358,7 +378,7 @@ class Drift:
                 return Hit("lineage", "duplicate", s.row["id"], origin.row["id"],
                            f"copy of an older wording of {where}; it changed on {_day(v['valid_to'])} in wording only",
                            {"match": "exact" if exact else "near", "source_version": _vjson(v),
-                            "claims": d_me.to_json()}, level="info", key=origin.row["id"])
+                            "claims": d_me.to_json()}, key=origin.row["id"])
             msg = (f"{'identical' if exact else 'nearly identical'} to {where} as of {_day(since)}"
                    f"{_commit(v['commit'])}; that section changed on {_day(v['valid_to'])}{_commit(v['ended_by_commit'])}"
                    f": {_summary(d_me)}")
@@ -517,7 +537,7 @@ class Drift:
                     if tokens(second.row["text"]):
                         out.append(Hit("superseded", "duplicate", second.row["id"], first.row["id"],
                                        f"identical to {first.row['path']} §{first.row['heading'] or '(top)'}",
-                                       {"match": "exact"}, level="info", key=first.row["id"]))
+                                       {"match": "exact"}, key=first.row["id"]))
                     continue
                 lex = lexical_similarity(x.row["text"], y.row["text"])
                 # a rewrite in prose only counts once the page's direction is settled by claims: a note
@@ -533,6 +553,10 @@ class Drift:
                     # note, a review line, a fixed link) after saying the same thing as the other
                     links = any(c.type == "url" for c in d.old_only + d.new_only)
                     if votes_dates == 0 or (lex >= self.opt.prose_change and not links):
+                        continue
+                    # without any claim on the page to settle it, only a real rewrite counts, never a
+                    # reworded sentence: "never raised when the two say the same thing"
+                    if not votes and lex >= self.opt.rewrite:
                         continue
                     direction = votes_dates
                     old, new = (x, y) if votes_dates > 0 else (y, x)
@@ -586,9 +610,10 @@ class Drift:
             old_doc, new_doc = (a, b) if ea < eb else (b, a)
             conflicts = self._page_conflicts(old_doc, new_doc)
             strong = [c for c in conflicts if c[0].type in ("flag", "instruction")]
-            if len(conflicts) < 2 and not strong:
+            if len(conflicts) < self.opt.min_conflicts and not strong:
                 continue
             by_section: dict[str, list[tuple[Any, Any, _Sec]]] = defaultdict(list)
+            conflicts.sort(key=lambda c: (c[0].type, c[0].key, c[0].value, c[1].value))
             for old_c, new_c, old_s, new_s in conflicts:
                 by_section[old_s.row["id"]].append((old_c, new_c, new_s))
             for sid, items in by_section.items():
@@ -623,7 +648,7 @@ class Drift:
     def _page_conflicts(self, old_doc: str, new_doc: str) -> list[tuple[Any, Any, _Sec, _Sec]]:
         po, pn = self._page_claims(old_doc), self._page_claims(new_doc)
         out = []
-        for key in set(po) & set(pn):
+        for key in sorted(set(po) & set(pn)):
             if key[0] == "instruction":
                 for oc, os_ in po[key]:
                     for nc, ns in pn[key]:

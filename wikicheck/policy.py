@@ -183,13 +183,21 @@ class Policies:
 # ----------------------------------------------------------------------------- validation
 
 
-def _validate_rules(section: Any, where: str) -> None:
+def _resolve(name: Any, where: str) -> Any:
+    """The rule a config names, or a ConfigError that says which file (and entry) names it."""
     from .rules import resolve_rule
 
+    try:
+        return resolve_rule(str(name))
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def _validate_rules(section: Any, where: str) -> None:
     if not isinstance(section, dict):
         raise ConfigError(f"{where}: [rules] should be a table of rule names or codes")
     for name, opts in section.items():
-        rule = resolve_rule(name)
+        rule = _resolve(name, where)
         if isinstance(opts, bool):
             continue
         if not isinstance(opts, dict):
@@ -218,7 +226,7 @@ def _check_options(rule: Any, opts: dict[str, Any], where: str, allow_other: boo
 
 
 def _validate_policies(section: Any, where: str) -> None:
-    from .rules import RULES, resolve_rule
+    from .rules import RULES
 
     if not isinstance(section, list):
         raise ConfigError(f"{where}: policies should be an array of tables: [[policies]]")
@@ -232,7 +240,7 @@ def _validate_policies(section: Any, where: str) -> None:
                 continue
             if k in ("disable", "enable"):
                 for r in v:
-                    resolve_rule(r)
+                    _resolve(r, f"{w}: {k}")
             elif k == "rules":
                 _validate_rules(v, w)
             elif k in all_opts:

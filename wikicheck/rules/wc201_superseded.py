@@ -3,7 +3,8 @@
 Pages are the same runbook when their titles match once team prefixes and tags are dropped, and
 most of their sections align by heading. Which one is newer is decided by the date of each
 section's last *substantive* change (cosmetic edits don't count), voted over the whole page.
-Never raised when the two sections state the same claims.
+Never raised when the two say the same thing: the same claims and, unless claims elsewhere on the
+page settle which page is newer, most of the same words.
 
 Passes: ``teams/x/restart.md`` whose "Restart" section says what ``platform/restart.md`` says.
 Fails: the team copy still says ``systemctl restart pgbouncer`` on ``db-01`` while the newer page

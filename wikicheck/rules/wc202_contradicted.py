@@ -2,8 +2,10 @@
 
 Claims are extracted from both sections: flags with their values, ports, quantities with the
 setting they belong to ("timeout 30s"), do/don't instructions. Only values for the same key
-conflict; two unrelated numbers never do. The older section (by its last substantive change) is
-flagged, with the old and new values.
+conflict; two unrelated numbers never do. Pages are compared as a whole (the values of a setting
+can sit under differently named headings); it takes ``min-conflicts`` conflicting settings, or
+one conflicting flag of the same program, or opposite instructions. The older section (by its
+last substantive change) is flagged, with the old and new values.
 
 Passes: two refund pages that both say ``--batch-size 50``.
 Fails: ``payments/refunds.md`` (2023) says ``--batch-size 500`` and "run during business hours";
@@ -20,8 +22,8 @@ CODE = "WC202"
 NAME = "contradicted"
 SCOPE = "corpus"
 KINDS = ("contradicted",)
-OPTIONS = {"min-similarity": float}
-DEFAULTS = {"min-similarity": 0.85, "level": "warning"}
+OPTIONS = {"min-conflicts": int}
+DEFAULTS = {"min-conflicts": 2, "level": "warning"}
 AGE_RULE = False
 DRIFT_RULE = "contradicted"
 
