@@ -235,6 +235,18 @@ class CheckContext:
                     return secs[0] if secs else None
         return None
 
+    def _vector_index(self, model: str) -> Any:
+        """The faiss index on disk, when it matches the store: its neighbours cost no rebuild."""
+        from .errors import WikicheckError
+        from .index import VectorIndex
+
+        if self.store.path is None:
+            return None
+        try:
+            return VectorIndex.load(self.store, self.store.path.parent, model, rebuild=False)
+        except (WikicheckError, RuntimeError, OSError):
+            return None
+
     # drift
     def drift_hits(self, rule: str | None, exclude_kinds: tuple[str, ...] = (),
                    only_kinds: tuple[str, ...] = ()) -> Iterator[RuleHit]:
@@ -243,7 +255,7 @@ class CheckContext:
             from .rules import RULES
 
             enabled = {getattr(RULES[c], "DRIFT_RULE", None) for c in RULES if self.policies.enabled(c)}
-            self._drift = Drift(self.store, model, self.drift_options).analyse(
+            self._drift = Drift(self.store, model, self.drift_options, self._vector_index(model)).analyse(
                 {e for e in enabled if e}) if model else []
         for h in self._drift:
             if rule is not None and h.rule != rule:

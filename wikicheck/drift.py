@@ -114,6 +114,7 @@ def _norm_heading(h: str) -> str:
 class Drift:
     def __init__(self, store: Store, model_id: str, options: DriftOptions | None = None, index: Any = None):
         self.store = store
+        self.index = index  # a loaded VectorIndex that matches the store, or None
         self.opt = options or DriftOptions()
         self.model_id = model_id
         rows = store.sections()
@@ -183,30 +184,39 @@ class Drift:
         return self._vtext[vid]
 
     def neighbours(self) -> dict[str, list[tuple[str, float]]]:
-        """k nearest neighbours of every live section: exact for small corpora, HNSW above."""
+        """k nearest neighbours of every live section, from the index on disk when it matches the
+        store (exact below the HNSW threshold, a graph above), else from an index built here."""
         if self._neigh is not None:
             return self._neigh
         import faiss
+
+        from .index import HNSW_THRESHOLD
 
         out: dict[str, list[tuple[str, float]]] = defaultdict(list)
         n = len(self.keys)
         if n:
             k = min(self.opt.k + 1, n)
             x = np.ascontiguousarray(self.vecs, dtype="float32")
-            if n <= 20000:
-                index = faiss.IndexFlatIP(x.shape[1])
+            if self.index is not None and self.index.index.ntotal == n:
+                sims, found = self.index.search(x, k)  # ids are section keys
             else:
-                index = faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-                index.hnsw.efConstruction = 80
-                index.hnsw.efSearch = 64
-            index.add(x)
-            sims, idx = index.search(x, k)
+                if n <= HNSW_THRESHOLD:
+                    index = faiss.IndexFlatIP(x.shape[1])
+                else:
+                    index = faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+                    index.hnsw.efConstruction = 64
+                    index.hnsw.efSearch = 64
+                index.add(x)
+                sims, pos = index.search(x, k)
+                found = np.where(pos >= 0, self.keys[np.clip(pos, 0, n - 1)], -1)
             for i in range(n):
-                me = self.by_key[int(self.keys[i])].row["id"]
-                for j, sim in zip(idx[i], sims[i]):
-                    if j < 0 or j == i:
+                mine = int(self.keys[i])
+                me = self.by_key[mine].row["id"]
+                for key, sim in zip(found[i], sims[i]):
+                    key = int(key)
+                    if key < 0 or key == mine or key not in self.by_key:
                         continue
-                    out[me].append((self.by_key[int(self.keys[j])].row["id"], float(sim)))
+                    out[me].append((self.by_key[key].row["id"], float(sim)))
         self._neigh = out
         return out
 

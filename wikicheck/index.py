@@ -16,6 +16,10 @@ from .errors import IndexOutOfDate
 from .store import Store
 
 INDEX_NAME = "sections.faiss"
+HNSW_THRESHOLD = 20000  # sections
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 64
+HNSW_EF_SEARCH = 192
 MANIFEST_NAME = "manifest.json"
 
 
@@ -65,13 +69,22 @@ def build_index(store: Store, index_dir: str | Path, model_id: str, force: bool 
         return current, False
     keys, vecs = store.live_vectors(model_id)
     dim = int(vecs.shape[1]) if len(vecs) else int(store.get_meta("dim") or 0)
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    # exact search while it is fast enough; past HNSW_THRESHOLD a query over a flat index costs tens of
+    # milliseconds on two cores, so the guard gets a graph index (rebuilt from the store like the flat one)
+    if len(keys) > HNSW_THRESHOLD:
+        inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        kind = f"IndexIDMap2(IndexHNSWFlat(M={HNSW_M}))"
+    else:
+        inner = faiss.IndexFlatIP(dim)
+        kind = "IndexIDMap2(IndexFlatIP)"
+    index = faiss.IndexIDMap2(inner)
     if len(keys):
         index.add_with_ids(np.ascontiguousarray(vecs), keys)
     data = faiss.serialize_index(index).tobytes()
     # index first, manifest last: a kill between the two leaves a manifest that no longer matches
     _atomic_write(index_dir / INDEX_NAME, data)
-    manifest = Manifest(model_id, dim, int(len(keys)), state, now_iso())
+    manifest = Manifest(model_id, dim, int(len(keys)), state, now_iso(), kind)
     _atomic_write(index_dir / MANIFEST_NAME, json.dumps(vars(manifest), indent=2, sort_keys=True).encode())
     return manifest, True
 
@@ -98,7 +111,10 @@ class VectorIndex:
             manifest, _ = build_index(store, index_dir, model_id, force=True)
         assert manifest is not None
         data = np.fromfile(index_dir / INDEX_NAME, dtype="uint8")
-        return cls(faiss.deserialize_index(data), manifest)
+        index = faiss.deserialize_index(data)
+        if "HNSW" in manifest.kind:
+            faiss.downcast_index(index.index).hnsw.efSearch = HNSW_EF_SEARCH
+        return cls(index, manifest)
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, keys), each of shape (len(vectors), k); missing hits have key -1."""
