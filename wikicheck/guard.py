@@ -52,13 +52,15 @@ class Result:
     replaces: str | None = None
     owner: str | None = None
 
+    replaced: dict[str, Any] | None = None  # path and heading of the section this one replaces
+
     def to_json(self) -> dict[str, Any]:
         s = self.section
         return {
             "path": s["path"], "heading": s["heading"], "heading_path": s["heading_path"], "section_id": s["id"],
             "source": s["source"], "anchor": s.get("anchor"), "line_start": s.get("line_start"),
             "score": round(float(self.score), 4), "verdict": self.verdict, "reasons": self.reasons,
-            "newer": self.newer, "replaces": self.replaces,
+            "newer": self.newer, "replaces": self.replaces, "replaced": self.replaced,
             "provenance": {"changed_at": s.get("changed_at"), "author": s.get("author"), "commit": s.get("commit"),
                            "timestamp_source": s.get("timestamp_source"), "owner": self.owner},
             "text": s["text"],
@@ -84,8 +86,28 @@ class Guard:
         self.index = VectorIndex.load(self.store, index_dir, model)
         self.reload()
 
+    def _state(self) -> tuple[Any, Any]:
+        run = self.store.db.execute("select max(id) from check_runs where status = 'ok'").fetchone()[0]
+        crawl = self.store.db.execute("select max(id) from crawls where status = 'ok'").fetchone()[0]
+        return run, crawl
+
+    def refresh(self) -> bool:
+        """Reload when a crawl or a check finished since the last load (for long-running services).
+
+        Costs two indexed queries when nothing changed. Returns True when it reloaded."""
+        state = self._state()
+        if state == self._loaded_state:
+            return False
+        if state[1] != self._loaded_state[1]:
+            from .index import VectorIndex
+
+            self.index = VectorIndex.load(self.store, self.index_dir, self.embedder.model_id)
+        self.reload()
+        return True
+
     def reload(self) -> None:
         """Re-read sections and verdicts (after a crawl or check)."""
+        self._loaded_state = self._state()
         self.sections = {r["key"]: r for r in self.store.sections()}
         self.by_id = {r["id"]: r for r in self.sections.values()}
         self.docs = {d["id"]: d for d in self.store.documents()}
@@ -209,6 +231,10 @@ class Guard:
             rep = self._result(sec, score)
             if rep.verdict != "block":
                 rep.replaces = blocked.section["id"]
+                b = blocked.section
+                rep.replaced = {"section_id": b["id"], "path": b["path"], "heading": b["heading"],
+                                "heading_path": b["heading_path"], "changed_at": b.get("changed_at"),
+                                "verdict": "block"}
                 rep.reasons = [{"name": "replacement", "kind": "replacement", "level": "info",
                                 "message": f"replaces {blocked.section['path']} §{blocked.section['heading']}: "
                                            + (blocked.reasons[0]["message"] if blocked.reasons else "blocked"),

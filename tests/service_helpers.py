@@ -1,0 +1,100 @@
+"""Shared by the service tests (HTTP API, MCP, filter): the sample wiki crawled once per test process
+with the real model and checked, a uvicorn server in a thread, and a small HTTP client."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SAMPLE_WIKI = Path(__file__).parent.parent / "sample_wiki"
+STALE_COPY = "teams/checkout/pgbouncer-restart.md"
+CANONICAL = "platform/pgbouncer.md"
+TOKEN = "s3cret-t0ken-for-tests"
+
+_built: dict[str, Path] = {}
+
+
+def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    """sample_wiki crawled with the real model, then `wikicheck check`ed; built once per process."""
+    if "index" in _built:
+        return _built["index"]
+    from wikicheck.check import run_checks
+    from wikicheck.config import load_config
+    from wikicheck.crawl import crawl
+    from wikicheck.store import Store
+
+    root = tmp_path_factory.mktemp("service")
+    wiki = root / "sample_wiki"
+    shutil.copytree(SAMPLE_WIKI, wiki)
+    index = root / "index"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)  # no wikicheck.toml of the developer's is found; the wiki's own config is
+        for name in ("WIKICHECK_MODEL", "WIKICHECK_CONFIG", "WIKICHECK_INDEX"):
+            mp.delenv(name, raising=False)
+        crawl([str(wiki)], index, embedder=embedder)
+        with Store.open(index) as store:
+            findings = run_checks(store, load_config(sources_from=index)).findings
+    assert any(f.path == STALE_COPY and f.kind == "superseded" for f in findings)
+    _built["index"] = index
+    return index
+
+
+def section(index: Path, path: str, heading: str) -> dict[str, Any]:
+    from wikicheck.store import Store
+
+    with Store.open(index) as store:
+        rows = store.sections("path = ? and heading = ? and removed_at is null", [path, heading])
+    assert len(rows) == 1, (path, heading, rows)
+    return rows[0]
+
+
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1, a free port, in a thread; yields the base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def http(method: str, url: str, body: Any = None, *, token: str | None = TOKEN, raw: bytes | Iterable[bytes] | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    """(status, headers, parsed JSON body) of one request; HTTP errors are answers, not exceptions."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url, data=data, method=method)  # type: ignore[arg-type]
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, json.loads(e.read())

@@ -1,0 +1,149 @@
+"""The retrieval guard as a library: policies, replacements, missing dates, an agent's own chunks, refresh."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from service_helpers import CANONICAL, SAMPLE_WIKI, STALE_COPY, sample_index
+from wikicheck.guard import Guard, GuardConfig
+
+QUERY = "restart pgbouncer with systemctl on db-01"
+
+
+def _copy_section(heading: str) -> str:
+    text = (SAMPLE_WIKI / STALE_COPY).read_text()
+    return text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory, real_embedder):
+    return sample_index(tmp_path_factory, real_embedder)
+
+
+@pytest.fixture
+def guard(index, real_embedder):
+    g = Guard(index, embedder=real_embedder, config=GuardConfig(record_events=False))
+    yield g
+    g.close()
+
+
+def test_block_policy_replaces_the_stale_copy_with_the_current_section(guard):
+    annotated = guard.search(QUERY, 10, "annotate")
+    assert any(r.section["path"] == STALE_COPY and r.verdict == "block" for r in annotated)
+    results = guard.search(QUERY, 5, "block")
+    assert all(r.verdict != "block" for r in results)
+    rep = [r for r in results if r.replaces]
+    assert rep and all(r.section["path"] == CANONICAL for r in rep)
+    j = rep[0].to_json()
+    assert j["replaced"]["path"] == STALE_COPY and j["replaced"]["section_id"] == j["replaces"]
+    assert j["reasons"][0]["kind"] == "replacement" and "superseded" in j["reasons"][0]["message"]
+    ids = [r.section["id"] for r in results]
+    assert len(ids) == len(set(ids))  # deduplicated
+
+
+def test_annotate_keeps_raw_order_and_demote_moves_blocked_down(guard):
+    annotated = guard.search(QUERY, 10, "annotate")
+    scores = [r.score for r in annotated]
+    assert scores == sorted(scores, reverse=True)
+    demoted = guard.search(QUERY, 10, "demote")
+    verdicts = [r.verdict for r in demoted]
+    rank = {"ok": 0, "warn": 1, "block": 2}
+    assert [rank[v] for v in verdicts] == sorted(rank[v] for v in verdicts)
+    pool = {r.section["id"] for r in guard.search(QUERY, 20, "annotate")}
+    assert {r.section["id"] for r in demoted} <= pool  # the same candidates, blocked ones pushed out
+    assert sum(r.verdict == "block" for r in demoted) < sum(r.verdict == "block" for r in annotated)
+
+
+def test_provenance_and_owner_on_every_result(guard):
+    for r in guard.search("reindex opensearch", 5):
+        p = r.to_json()["provenance"]
+        assert p["changed_at"] and p["timestamp_source"] in ("front_matter", "html_meta", "mtime")
+
+
+@pytest.mark.parametrize("policy,expected", [("ok", "ok"), ("warn", "warn"), ("block", "block")])
+def test_missing_date_policy_is_explicit(guard, policy, expected):
+    guard.config.missing_date = policy
+    sec = dict(next(s for s in guard.by_id.values() if s["path"] == CANONICAL))
+    sec["changed_at"] = None
+    verdict, reasons, _ = guard.judge(sec)
+    assert verdict == expected
+    assert any(r["kind"] == "missing_date" for r in reasons)
+
+
+def test_check_chunks_by_id_path_and_text(guard):
+    copy_id = next(s["id"] for s in guard.by_id.values() if s["path"] == STALE_COPY and s["heading"] == "Restart")
+    out = guard.check_chunks([
+        {"section_id": copy_id},
+        {"path": STALE_COPY, "heading": "Restart"},
+        {"text": _copy_section("Restart"), "id": "agent-chunk-7"},
+        {"text": "How to proof sourdough overnight in a cold fridge."},
+    ])
+    assert [o["verdict"] for o in out[:3]] == ["block", "block", "block"]
+    assert all(o["newer"]["path"] == CANONICAL for o in out[:3])
+    assert out[2]["chunk"]["id"] == "agent-chunk-7"
+    assert out[3]["verdict"] == "ok" and out[3]["match"] == "none"
+    with pytest.raises(ValueError):
+        guard.check_chunks([{"metadata": {}}])
+
+
+def test_a_chunk_from_an_old_version_is_named_as_such(tmp_path, real_embedder, git_repo):
+    from wikicheck.check import run_checks
+    from wikicheck.crawl import crawl
+    from wikicheck.store import Store
+
+    old = "# Restart\n\n## Steps\n\nRun `sudo systemctl restart pgbouncer` on db-01.acme.internal, port 6543, then check SHOW POOLS.\n"
+    new = "# Restart\n\n## Steps\n\nRun `kubectl -n db rollout restart deploy/pgbouncer`, port 6432, then check SHOW POOLS in the pod.\n"
+    repo = git_repo(("2022-09-12T10:00:00", {"restart.md": old}), ("2024-03-02T10:00:00", {"restart.md": new}))
+    idx = tmp_path / "idx"
+    crawl([str(repo)], idx, embedder=real_embedder)
+    with Store.open(idx) as st:
+        run_checks(st)
+    g = Guard(idx, embedder=real_embedder, config=GuardConfig(record_events=False))
+    try:
+        old_steps = old.split("## Steps\n\n", 1)[1]
+        (res,) = g.check_chunks([{"text": old_steps}])
+        assert res["verdict"] == "block" and res["match"] in ("exact", "near")
+        msg = res["reasons"][0]["message"]
+        assert "2022-09-12 version of restart.md" in msg and "changed on 2024-03-02" in msg
+        assert "kubectl" in res["reasons"][0]["evidence"]["diff"]
+    finally:
+        g.close()
+
+
+def test_refresh_picks_up_a_new_check_run(index, real_embedder):
+    from wikicheck.check import run_checks
+    from wikicheck.config import load_config
+    from wikicheck.store import Store
+
+    g = Guard(index, embedder=real_embedder, config=GuardConfig(record_events=False))
+    try:
+        assert g.refresh() is False
+        with Store.open(index) as st:
+            run_checks(st, load_config(sources_from=index))
+        assert g.refresh() is True and g.refresh() is False
+    finally:
+        g.close()
+
+
+def test_exposure_is_recorded_unless_opted_out(index, real_embedder):
+    from wikicheck.store import Store
+
+    def count() -> int:
+        with Store.open(index) as st:
+            return st.db.execute("select count(*) from guard_events").fetchone()[0]
+
+    before = count()
+    g = Guard(index, embedder=real_embedder, config=GuardConfig(record_events=False))
+    g.search(QUERY, 3)
+    g.close()
+    assert count() == before
+    g = Guard(index, embedder=real_embedder)
+    results = g.search(QUERY, 3)
+    g.close()
+    assert count() == before + len(results)
+    with Store.open(index) as st:
+        verdicts = {r[0] for r in st.db.execute("select verdict from guard_events")}
+    assert "replaced" in verdicts
+    assert json.dumps(sorted(verdicts))
