@@ -7,6 +7,7 @@ the index is derived (rebuilt when its manifest no longer matches the store).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from .index import build_index
 from .lock import IndexLock
 from .model import Document, Section, stable_id
 from .parse import iter_sections
-from .sources import SkipFile, Source, open_source
+from .sources import SkipFile, Source, detect_kind, open_source
 from .store import Store
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -42,6 +43,7 @@ class CrawlSummary:
     sections_unchanged: int = 0
     sections_removed: int = 0
     sections_embedded: int = 0
+    pages_failed: int = 0  # http: pages that could not be fetched (each has a warning)
     versions_added: int = 0
     history_events: int = 0
     warnings: list[dict[str, str]] = field(default_factory=list)
@@ -64,6 +66,7 @@ class CrawlSummary:
             "sections": {"new": self.sections_new, "changed": self.sections_changed,
                          "unchanged": self.sections_unchanged, "removed": self.sections_removed},
             "embedded": self.sections_embedded,
+            "pages_failed": self.pages_failed,
             "versions_added": self.versions_added,
             "history_events": self.history_events,
             "index_rebuilt": self.index_rebuilt,
@@ -85,8 +88,14 @@ def crawl(
     kind: str | None = None,
     progress: Progress | None = None,
     source_options: dict[str, Any] | None = None,
+    lock: IndexLock | None = None,
 ) -> CrawlSummary:
-    """Crawl every source into the index at `index_dir` (created when missing)."""
+    """Crawl every source into the index at `index_dir` (created when missing).
+
+    `source_options`: keyword options per source kind, e.g. {"http": {"allow_hosts": [...], "rate": 2}}.
+    `lock`: the IndexLock on `index_dir` that the caller holds already (wikicheck nightly runs crawl,
+    check and report under one lock; flock is not re-entrant, so crawl must not take it again).
+    """
     config = config or Config()
     index_dir = Path(index_dir)
     t0 = time.perf_counter()
@@ -96,10 +105,13 @@ def crawl(
     sources: list[Source] = []
     for i, spec in enumerate(specs):
         name = names[i] if names and i < len(names) else None
-        opts: dict[str, Any] = {"max_bytes": max_bytes, **(source_options or {})}
-        sources.append(open_source(spec, name=name, kind=kind, **opts))
+        k = kind or detect_kind(spec)
+        opts: dict[str, Any] = {"max_bytes": max_bytes, **(source_options or {}).get(k, {})}
+        sources.append(open_source(spec, name=name, kind=k, **opts))
     embedder = embedder or get_embedder(config.model, batch_size=config.get("embedding", "batch-size"))
-    with IndexLock(index_dir, "crawl"):
+    if lock is not None and (lock.fd is None or lock.path.parent.resolve() != index_dir.resolve()):
+        raise ValueError(f"crawl(lock=...) needs a held IndexLock on {index_dir}")
+    with contextlib.nullcontext() if lock is not None else IndexLock(index_dir, "crawl"):
         store = Store.open(index_dir, create=True)
         try:
             if not reembed:
@@ -131,7 +143,9 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
             timings["history"] = timings.get("history", 0) + time.perf_counter() - t
 
             t = time.perf_counter()
-            scan = src.scan()
+            # an http source asks again with the validators the last crawl stored (304: no download)
+            scan = src.scan(store.http_cache(src.name)) if src.kind == "http" else src.scan()  # type: ignore[call-arg]
+            summary.pages_failed += scan.failed
             for path, msg in scan.warnings:
                 _warn(store, summary, crawl_id, src.name, path, msg)
             timings["scan"] = timings.get("scan", 0) + time.perf_counter() - t
@@ -177,6 +191,8 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
             docs_removed, secs_removed = store.mark_removed(src.name, present, ts)
             summary.sections_removed += secs_removed
             summary.documents_removed += sorted(removed_before - present)
+            if scan.cache is not None:  # after the pages: a crawl killed before this refetches, nothing worse
+                store.replace_http_cache(src.name, scan.cache)
             store.set_source_commit(src.name, getattr(src, "head", None) or store.source(src.name)["last_commit"])
 
         t = time.perf_counter()

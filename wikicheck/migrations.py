@@ -196,3 +196,26 @@ def m003_guard_events(db: Database) -> None:
     db["guard_events"].create(
         {"id": int, "at": str, "section_id": str, "verdict": str, "replaces": str}, pk="id")
     db["guard_events"].create_index(["section_id"])
+
+
+@migrations()
+def m004_http_cache(db: Database) -> None:
+    # issue 6: what the last crawl of an HTTP source learnt per URL, so that a re-crawl asks with
+    # If-None-Match / If-Modified-Since and a 304 needs no download. Derived: losing it costs one
+    # full fetch of the site, nothing else. Credentials are never part of it.
+    db["http_cache"].create(
+        {
+            "source": str,
+            "url": str,  # the URL that answered (after redirects)
+            "kind": str,  # page | sitemap | sitemapindex
+            "path": str,  # document path of a page
+            "doc_url": str,  # the document's URL: canonical when the page names one
+            "etag": str,
+            "last_modified": str,  # the Last-Modified header, verbatim, for If-Modified-Since
+            "fingerprint": str,  # of what the validators describe; the document's fingerprint when saved
+            "links": str,  # JSON: page links that led nowhere yet (retried on a 304), sitemap entries
+            "fetched_at": str,
+        },
+        pk=("source", "url"),
+        foreign_keys=[("source", "sources", "name")],
+    )

@@ -223,6 +223,21 @@ class Store:
     def documents(self, where: str = "removed_at is null", params: list[Any] | None = None) -> list[dict[str, Any]]:
         return list(self.db.query(f"select * from documents where {where} order by source, path", params or []))
 
+    # ------------------------------------------------------------------ http sources
+
+    def http_cache(self, source: str) -> dict[str, dict[str, Any]]:
+        """What the last crawl of an HTTP source learnt, by URL: validators, fingerprint, links."""
+        rows = self.db.query("select * from http_cache where source = ?", [source])
+        return {r["url"]: {**r, "links": json.loads(r["links"] or "[]")} for r in rows}
+
+    def replace_http_cache(self, source: str, rows: dict[str, dict[str, Any]]) -> None:
+        cols = ("kind", "path", "doc_url", "etag", "last_modified", "fingerprint", "fetched_at")
+        with self.transaction():
+            self.db.execute("delete from http_cache where source = ?", [source])
+            self.db.conn.executemany(
+                f"insert into http_cache (source, url, links, {', '.join(cols)}) values (?, ?, ?{', ?' * len(cols)})",
+                [(source, url, json.dumps(r.get("links") or []), *(r.get(c) for c in cols)) for url, r in rows.items()])
+
     # ------------------------------------------------------------------ versions
 
     def open_versions(self, document_id: str) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import app, default_index
@@ -19,15 +20,21 @@ err = Console(stderr=True)
 
 @app.command()
 def crawl(
-    sources: list[str] = typer.Argument(..., help="Folders of markdown/HTML pages, or git repositories (detected)."),
+    sources: list[str] = typer.Argument(..., help="Folders of markdown/HTML pages, git repositories, or http(s) URLs of wiki sites (detected)."),
     index: str = typer.Option(None, "--index", "-i", help="Index directory [default: $WIKICHECK_INDEX or indexes/default]."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="wikicheck.toml to use instead of discovery."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="sentence-transformers model name or path."),
     name: Optional[list[str]] = typer.Option(None, "--name", help="Source name, once per SOURCE (default: folder name)."),
-    kind: Optional[str] = typer.Option(None, "--kind", help="Force the source kind: folder or git."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Force the source kind: folder, git or http."),
     reembed: bool = typer.Option(False, "--reembed", help="Switch the index to --model and embed everything again."),
     json_: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    allow_host: Optional[list[str]] = typer.Option(None, "--allow-host", help="http: also crawl this HOST[:PORT][/PATH/] (repeatable); the start URL's host and folder always are."),
+    max_pages: Optional[int] = typer.Option(None, "--max-pages", help="http: stop after this many pages [default: 10000]."),
+    max_bytes_per_page: Optional[int] = typer.Option(None, "--max-bytes-per-page", help="http: skip larger pages [default: crawl.max-file-bytes]."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="http: requests in flight at once [default: 4]."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="http: requests per second per host, 0 for no limit [default: 5]."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="http: seconds for one request [default: 20]."),
 ) -> None:
     """Crawl sources into an index: sections, provenance, history, embeddings, faiss index."""
     from ..crawl import crawl as run_crawl
@@ -49,19 +56,24 @@ def crawl(
                 tasks[phase] = bar.add_task(phase, total=total or None)
             bar.update(tasks[phase], completed=done, total=total or None)
 
+        # credentials never come from the command line: WIKICHECK_HTTP_TOKEN, WIKICHECK_HTTP_USER/PASSWORD, ~/.netrc
+        http = {k: v for k, v in {"allow_hosts": allow_host, "max_pages": max_pages, "max_bytes": max_bytes_per_page,
+                                  "concurrency": concurrency, "rate": rate, "timeout": timeout}.items() if v is not None}
         summary = run_crawl(sources, index, cfg, embedder=embedder, reembed=reembed, names=name, kind=kind,
-                            progress=progress)
+                            progress=progress, source_options={"http": http})
     if json_:
         typer.echo(json.dumps(summary.to_json(), indent=2, sort_keys=True))
         return
     for w in summary.warnings:
-        err.print(f"[yellow]warning:[/] {w['message']}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(w['message'])}", highlight=False, markup=True, soft_wrap=True)
     s = summary
     typer.echo(
         f"crawled {len(s.sources)} source(s) into {s.index}: {s.documents} documents; sections "
         f"{s.sections_new} new, {s.sections_changed} changed, {s.sections_unchanged} unchanged, "
         f"{s.sections_removed} removed; {s.sections_embedded} embedded; {s.versions_added} versions recorded; "
-        f"{len(s.warnings)} warnings; {s.seconds:.1f}s"
+        f"{len(s.warnings)} warnings; "
+        + (f"{s.pages_failed} pages failed; " if s.pages_failed else "")
+        + f"{s.seconds:.1f}s"
     )
 
 

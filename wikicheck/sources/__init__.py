@@ -9,8 +9,9 @@ from ..errors import SourceNotFound
 from .base import Candidate, HistoryEvent, ScanResult, SkipFile, Source
 from .folder import FolderSource
 from .git import GitSource, is_git_root
+from .http import HttpSource
 
-SOURCES = {"folder": FolderSource, "git": GitSource}
+SOURCES = {"folder": FolderSource, "git": GitSource, "http": HttpSource}
 
 __all__ = ["SOURCES", "Candidate", "HistoryEvent", "ScanResult", "SkipFile", "Source", "open_source", "default_name"]
 

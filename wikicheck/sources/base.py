@@ -45,6 +45,10 @@ class HistoryEvent:
 class ScanResult:
     candidates: list[Candidate] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    failed: int = 0  # pages that could not be fetched (http)
+    # http: what this scan learnt per URL (validators, fingerprints, links); the crawler stores it
+    # after the pages are saved and hands it back to the next scan
+    cache: dict[str, dict[str, Any]] | None = None
 
 
 class Source(Protocol):
