@@ -260,3 +260,15 @@ def test_a_page_that_turns_bad_is_removed_and_reported(tmp_path, index_dir, fake
 ])
 def test_decode_page_normalises(data, text):
     assert decode_page("p.md", data) == text
+
+
+def test_unchanged_section_keeps_its_date_when_the_page_date_moves(tmp_path, index_dir, fake_embedder):
+    page = "---\nupdated: {d}\n---\n# Runbook\n\n## Restart\n\n{restart}\n\n## Escalation\n\nPage the on-call DBA.\n"
+    wiki = make_wiki(tmp_path / "wiki", {"r.md": page.format(d="2023-01-10", restart="Run `systemctl restart x`.")})
+    run(wiki, index_dir, fake_embedder)
+    (wiki / "r.md").write_text(page.format(d="2026-05-01", restart="Run `kubectl rollout restart deploy/x`."))
+    run(wiki, index_dir, fake_embedder)
+    with Store.open(index_dir) as st:
+        dates = {s["heading"]: (s["changed_at"], s["timestamp_source"]) for s in st.sections()}
+    assert dates["Restart"] == ("2026-05-01T00:00:00Z", "front_matter")
+    assert dates["Escalation"] == ("2023-01-10T00:00:00Z", "front_matter")

@@ -180,6 +180,11 @@ class Store:
                 row = _section_row(s)
                 row["last_seen"] = ts
                 row["removed_at"] = None
+                if prev is not None and prev[0] == s.content_hash and s.provenance.timestamp_source != "git":
+                    # a page date (front matter, page metadata, mtime) moves when any section of the page
+                    # changes; a section whose text did not change keeps the date it got when it did
+                    for k in ("changed_at", "author", "commit", "timestamp_source"):
+                        row.pop(k)
                 if prev is None:
                     row["first_seen"] = ts
                     self.db["sections"].insert(row)
