@@ -69,7 +69,7 @@ EXTRA_SECTIONS: dict[str, Any] = {}
 
 
 def _register_extra_sections() -> None:
-    from . import policy  # noqa: F401  (registers [rules], [[policies]], [exempt], [[retired]])
+    from . import owners, policy, risk  # noqa: F401  ([rules], [[policies]], [exempt], [[retired]], [owners], [guard])
 
 
 def _config_in_sources(index: str | Path) -> Path | None:

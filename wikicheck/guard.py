@@ -14,6 +14,7 @@ Policies:
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,8 @@ class GuardConfig:
     min_block_level: str = "warning"  # findings below this level only warn
     missing_date: str = "warn"  # what a section with no known date gets: ok (fail-open) | warn | block (fail-closed)
     candidates: int = 20  # raw hits considered per query before guarding
-    record_events: bool = True
+    # exposure for the owners' reports; opt out with WIKICHECK_NO_EVENTS=1 or [guard] record-events = false
+    record_events: bool = field(default_factory=lambda: os.environ.get("WIKICHECK_NO_EVENTS", "") in ("", "0"))
 
 
 @dataclass

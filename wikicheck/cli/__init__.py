@@ -69,6 +69,7 @@ def _root(ctx: typer.Context, debug: bool = typer.Option(False, "--debug", help=
 # Commands are registered explicitly, one module per group of commands.
 from . import check as _check  # noqa: E402,F401
 from . import crawl as _crawl  # noqa: E402,F401
+from . import report as _report  # noqa: E402,F401
 from . import search as _search  # noqa: E402,F401
 from . import serve as _serve  # noqa: E402,F401
 

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from . import app, default_index
+from ..config import load_config
 
 
 @app.command()
@@ -24,6 +25,7 @@ def search(
 ) -> None:
     """Search the runbooks; stale results are blocked and replaced by the current section."""
     from ..guard import POLICIES, Guard, GuardConfig, guard_runs_json
+    from ..risk import record_events_enabled
 
     if raw:
         policy = "annotate"
@@ -34,7 +36,10 @@ def search(
     queries = [query] if query is not None else [
         q.strip() for q in queries_file.read_text(encoding="utf-8").splitlines()  # type: ignore[union-attr]
     ]
-    guard = Guard(index or default_index(), config=GuardConfig(record_events=not no_events))
+    idx = index or default_index()
+    # exposure for the owner reports; off with --no-events, WIKICHECK_NO_EVENTS=1 or [guard] record-events = false
+    record = not no_events and record_events_enabled(load_config(None, sources_from=idx))
+    guard = Guard(idx, config=GuardConfig(record_events=record))
     try:
         runs = guard.search_many(queries, k, policy)
     finally:

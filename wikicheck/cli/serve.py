@@ -18,12 +18,16 @@ from . import app, default_index
 
 def _open_guard(index: str):  # type: ignore[no-untyped-def]
     """Open the index and load the model now, so a bad index or model fails before serving (exit 3)."""
+    from ..config import load_config
     from ..guard import Guard
+    from ..risk import record_events_enabled
 
     # stdout may be the MCP channel: whatever a model loader prints goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
         guard = Guard(index)
         try:
+            # exposure for the owner reports; off with WIKICHECK_NO_EVENTS=1 or [guard] record-events = false
+            guard.config.record_events = record_events_enabled(load_config(None, sources_from=index))
             guard.embed(["warm up"])
         except BaseException:
             guard.close()

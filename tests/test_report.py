@@ -1,0 +1,353 @@
+"""Owner reports (issue 5): the trend between two check runs, md/json/html outputs, escaping, the CLI
+(`wikicheck report`, `wikicheck nightly`) and its exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from rules.helpers import check, config, crawl_check, make_wiki, md
+
+from wikicheck.crawl import crawl
+from wikicheck.lock import IndexLock
+from wikicheck.report.owners import (
+    build_reports,
+    md_code,
+    md_escape,
+    render,
+    safe_url,
+    suggest_action,
+    write_reports,
+)
+from wikicheck.risk import Exposure
+from wikicheck.store import Store
+
+RUN1 = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.timezone.utc)
+RUN2 = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
+STALE = {"rules": {"stale": {"level": "warning", "max-age-days": 365}}}
+
+HOSTILE_OWNER = '@acme/evil"><script>alert(1)</script>'
+HOSTILE_MD = md(
+    f"owner: '{HOSTILE_OWNER}'; updated: 2020-01-01; status: deprecated; superseded_by: 'javascript:alert(1)'",
+    "# Evil <script>alert(1)</script> page\n\n"
+    "## Restart `<img src=x onerror=alert(1)>`\n\n"
+    "Click [x](javascript:alert(1)) and <script>document.title='pwned'</script>\n"
+    "<img src=x onerror=alert(1)>\n")
+# HTML entities decode to a literal "<script>" in the heading text
+HOSTILE_HTML = ("<html><head><meta name='last-modified' content='2020-01-01'><title>t</title></head><body><main>"
+                "<h1>Ops &lt;script&gt;alert(1)&lt;/script&gt;</h1><p>intro</p>"
+                "<h2>Step &lt;img src=x onerror=alert(1)&gt;</h2><p>do <a href='javascript:alert(1)'>this</a></p>"
+                "</main></body></html>")
+
+
+def hostile_wiki(root: Path) -> Path:
+    return make_wiki(root, {"evil/runbook.md": HOSTILE_MD, "evil/ops.html": HOSTILE_HTML,
+                            "good.md": md('owner: "@acme/good"; updated: 2026-11-01', "# Good\n\nFine.\n")})
+
+
+# ----------------------------------------------------------------------------- trend between two runs
+
+
+@pytest.fixture(scope="module")
+def trend(tmp_path_factory):
+    """Run 1 on 2026-11-01, then fixed.md is updated and time passes; run 2 on 2026-11-28."""
+    from wikicheck.embed import get_embedder
+
+    tmp = tmp_path_factory.mktemp("trend")
+    wiki = make_wiki(tmp / "wiki", {
+        "fixed.md": md('owner: "@acme/ops"; updated: 2024-01-01', "# Fixed\n\nRestart the fixed service.\n"),
+        # 351 days old on run 1, 378 on run 2: goes stale in between
+        "aging.md": md('owner: "@acme/ops"; updated: 2025-11-15', "# Aging\n\nRestart the aging service.\n"),
+        "steady.md": md('owner: "@acme/ops"; updated: 2023-01-01', "# Steady\n\nRestart the steady service.\n"),
+        "other.md": md('owner: "@acme/other"; updated: 2022-06-01', "# Other\n\nRestart the other service.\n"),
+    })
+    idx = tmp / "idx"
+    emb = get_embedder("test-hash-64")
+    crawl([str(wiki)], idx, embedder=emb)
+    check(idx, STALE, now=RUN1, record=True)
+    (wiki / "fixed.md").write_text(md('owner: "@acme/ops"; updated: 2026-11-20', "# Fixed\n\nRestart it with kubectl.\n"))
+    crawl([str(wiki)], idx, embedder=emb)
+    check(idx, STALE, now=RUN2, record=True)
+    with Store.open(idx) as st:
+        return build_reports(st, config(STALE), now=RUN2)
+
+
+def _report(bundle, owner):
+    return next(r for r in bundle["reports"] if r["key"] == owner)
+
+
+def test_trend_new_resolved_still_open(trend):
+    ops = _report(trend, "@acme/ops")
+    assert [(it["section"]["path"], it["status"]) for it in ops["items"]] == [("steady.md", "open"), ("aging.md", "new")]
+    assert [r["path"] for r in ops["resolved"]] == ["fixed.md"]
+    s = ops["summary"]
+    assert (s["items"], s["new"], s["resolved"], s["still_open"]) == (2, 1, 1, 1)
+    other = _report(trend, "@acme/other")["summary"]
+    assert (other["new"], other["resolved"], other["still_open"]) == (0, 0, 1)
+    assert trend["summary"]["new"] == 1 and trend["summary"]["resolved"] == 1 and trend["summary"]["still_open"] == 2
+    assert trend["previous_run"]["id"] == trend["run"]["id"] - 1
+    still = ops["items"][0]
+    assert still["first_seen_run"] == trend["previous_run"]["id"]
+
+
+def test_item_contents(trend):
+    it = _report(trend, "@acme/ops")["items"][1]
+    assert it["section"]["path"] == "aging.md" and it["finding"]["kind"] == "stale"
+    assert it["provenance"] == {"changed_at": "2025-11-15T00:00:00Z", "age_days": 378, "author": None, "commit": None,
+                                "timestamp_source": "front_matter"}
+    assert it["ownership"]["source"] == "front_matter" and it["ownership"]["owners"] == ["@acme/ops"]
+    assert it["action"]["action"] == "update"
+    assert it["risk"]["components"]["kind"] == {"kind": "stale", "factor": 1}
+
+
+def test_markdown_report_of_the_trend(trend):
+    out = render(trend, "md", _report(trend, "@acme/ops"))
+    lines = out.splitlines()
+    assert lines[0] == "<!-- generated by wikicheck report -->"
+    assert "# Runbook report: @acme/ops" in lines
+    assert ("**2 open** (0 errors, 2 warnings, 0 info) · **1 new tonight** · **1 resolved** since the last run · "
+            "**1 still open**") in lines
+    assert any(ln.startswith("### 1. `steady.md` §Steady (whole page): risk ") for ln in lines)
+    assert any(ln.startswith("### 2. `aging.md` §Aging (whole page): risk ") and ln.endswith("(new)") for ln in lines)
+    assert "**Resolved since the last run**" in lines
+    assert "- `fixed.md` §Fixed: last changed 2024-01-01, 1035 days ago (limit 365) (WC101 stale)" in lines
+
+
+def test_json_report_is_versioned_and_stable(trend):
+    page = json.loads(render(trend, "json", _report(trend, "@acme/ops")))
+    assert page["version"] == 1 and page["kind"] == "owner-report"
+    assert page["report"]["summary"]["new"] == 1
+    assert set(page["report"]["items"][0]) >= {"rank", "status", "risk", "finding", "evidence", "section", "provenance",
+                                               "ownership", "newer", "action", "fingerprint", "first_seen_run"}
+    assert render(trend, "json", _report(trend, "@acme/ops")) == render(trend, "json", _report(trend, "@acme/ops"))
+    index = json.loads(render(trend, "json", page="index"))
+    assert index["kind"] == "index" and [o["key"] for o in index["owners"]] == ["@acme/other", "@acme/ops"]  # by top risk
+    bundle = json.loads(render(trend, "json"))
+    assert bundle["kind"] == "bundle" and len(bundle["reports"]) == 2
+
+
+def test_since_last_run_lists_only_new_items(tmp_path, trend):
+    idx = Path(trend["index"])
+    with Store.open(idx) as st:
+        b = build_reports(st, config(STALE), now=RUN2, since_last_run=True, owner="@acme/ops")
+    r = b["reports"][0]
+    assert [it["section"]["path"] for it in r["items"]] == ["aging.md"]
+    assert r["summary"]["still_open"] == 1  # counts stay complete
+
+
+# ----------------------------------------------------------------------------- escaping
+
+
+@pytest.fixture
+def hostile_bundle(tmp_path, fake_embedder):
+    wiki = hostile_wiki(tmp_path / "wiki")
+    crawl_check(wiki, tmp_path / "idx", STALE, embedder=fake_embedder, record=True)
+    with Store.open(tmp_path / "idx") as st:
+        return build_reports(st, config(STALE), now=RUN2)
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_hostile_page_is_escaped_in_html(hostile_bundle):
+    evil = next(r for r in hostile_bundle["reports"] if r["key"] == HOSTILE_OWNER)
+    assert evil["items"], "the hostile page should have findings"
+    for page in (render(hostile_bundle, "html", evil), render(hostile_bundle, "html", page="index"),
+                 render(hostile_bundle, "html", page="bundle", links="anchors")):
+        p = _Tags()
+        p.feed(page)
+        names = {t for t, _ in p.tags}
+        assert not names & {"script", "img", "iframe", "object", "embed", "form", "base", "link"}
+        for tag, attrs in p.tags:
+            assert not any(k.startswith("on") for k in attrs), (tag, attrs)
+            if "href" in attrs:
+                assert safe_url(attrs["href"]) == attrs["href"] and "javascript" not in attrs["href"].lower()
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        csp = next(a["content"] for t, a in p.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+        assert "default-src 'none'" in csp and "script-src 'none'" in csp and "unsafe-inline" not in csp
+
+
+def test_hostile_page_is_escaped_in_markdown(hostile_bundle):
+    evil = next(r for r in hostile_bundle["reports"] if r["key"] == HOSTILE_OWNER)
+    for out in (render(hostile_bundle, "md", evil), render(hostile_bundle, "md")):
+        text = out.replace("`<img src=x onerror=alert(1)>`", "")  # a code span shows it as text
+        assert not re.search(r"(?<!\\)<(?:script|img)", text)  # only backslash-escaped: \<script\>
+        assert "](javascript:" not in out and "(<javascript:" not in out
+        assert "\\<script\\>alert(1)\\</script\\>" in out
+
+
+def test_hostile_page_round_trips_in_json(hostile_bundle):
+    data = json.loads(render(hostile_bundle, "json"))
+    owners = {o["key"] for o in data["owners"]}
+    assert HOSTILE_OWNER in owners
+    headings = {it["section"]["heading"] for r in data["reports"] for it in r["items"]}
+    assert "Ops <script>alert(1)</script>" in headings
+
+
+@pytest.mark.parametrize("url,ok", [
+    ("https://wiki.example/a#b", True), ("http://x.io", True), ("owner-a.html", True), ("#owner-a", True),
+    ("javascript:alert(1)", False), ("JaVaScRiPt:alert(1)", False), (" javascript:alert(1)", False),
+    ("data:text/html,x", False), ("//evil.example/x", False), ("java\nscript:x", False), ("vbscript:x", False),
+    ("https:evil", False), ("\\\\evil\\x", False), ("", False), (None, False),
+])
+def test_safe_url(url, ok):
+    assert (safe_url(url) is not None) is ok
+
+
+def test_md_escape_and_code_spans():
+    assert md_escape("[x](javascript:alert(1)) <b>*hi*</b>\nnext") == \
+        "\\[x\\](javascript:alert(1)) \\<b\\>\\*hi\\*\\</b\\> next"
+    assert md_code("a ` b") == "``a ` b``"
+    assert md_code("`x`") == "`` `x` ``"
+
+
+def test_suggested_actions():
+    newer = {"path": "new.md", "heading": "Run"}
+    f = lambda kind, **ev: {"kind": kind, "evidence": ev, "message": ""}
+    assert suggest_action(f("superseded"), newer, 900, Exposure(), True)["action"] == "redirect"
+    assert suggest_action(f("superseded"), newer, 900, Exposure(), True)["target"] == "new.md"
+    assert suggest_action(f("contradicted"), newer, 900, Exposure(), True)["action"] == "update"
+    assert suggest_action(f("deprecated"), newer, 900, Exposure(), True)["action"] == "redirect"
+    assert suggest_action(f("deprecated"), None, 900, Exposure(), True)["action"] == "archive"
+    assert suggest_action(f("obsolete"), None, 900, Exposure(), True)["action"] == "archive"
+    # very old and nobody is served it: archive; served: update
+    assert suggest_action(f("stale", max_age_days=365), None, 1000, Exposure(), True)["action"] == "archive"
+    assert suggest_action(f("stale", max_age_days=365), None, 1000, Exposure(served=2), True)["action"] == "update"
+    # no guard events at all: zero exposure says nothing, so no archive advice
+    assert suggest_action(f("stale", max_age_days=365), None, 1000, Exposure(), False)["action"] == "update"
+    assert suggest_action(f("retired_term", term="jenkins", replacement="ci"), None, 9, Exposure(), True)["reasons"][-1] \
+        == "use ci instead"
+
+
+# ----------------------------------------------------------------------------- files and CLI
+
+
+def test_write_reports_one_file_per_owner_plus_index(tmp_path, trend):
+    files = write_reports(trend, tmp_path / "out")
+    names = sorted(p.name for p in files)
+    assert names == sorted(f"{n}.{ext}" for ext in ("md", "html", "json")
+                           for n in ("index", "owner-acme-ops", "owner-acme-other"))
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert 'href="owner-acme-ops.html"' in html
+    # a former owner's report is removed; a file wikicheck did not write is kept
+    (tmp_path / "out" / "owner-gone.md").write_text("<!-- generated by wikicheck report -->\n# old\n")
+    (tmp_path / "out" / "owner-notes.md").write_text("my own notes\n")
+    write_reports(trend, tmp_path / "out", ["md"])
+    assert not (tmp_path / "out" / "owner-gone.md").exists()
+    assert (tmp_path / "out" / "owner-notes.md").exists()
+
+
+def test_unowned_sections_are_a_report_of_their_own(tmp_path, fake_embedder):
+    wiki = make_wiki(tmp_path / "wiki", {"orphan.md": md("updated: 2020-01-01", "# Orphan\n\nText.\n"),
+                                        "kept.md": md('owner: "@t"; updated: 2026-11-01', "# Kept\n\nText.\n")})
+    crawl_check(wiki, tmp_path / "idx", STALE, embedder=fake_embedder, record=True)
+    with Store.open(tmp_path / "idx") as st:
+        b = build_reports(st, config(STALE), now=RUN2)
+    assert [r["key"] for r in b["reports"]] == ["@t", "unowned"]
+    un = b["reports"][-1]
+    assert un["owner"] is None and un["slug"] == "unowned" and un["ownership"]["sources"] == {"none": 1}
+    assert [it["section"]["path"] for it in un["items"]] == ["orphan.md"]
+    assert "# Runbook report: unowned sections" in render(b, "md", un)
+
+
+def test_cli_report(tmp_path, cli, trend):
+    idx = trend["index"]
+    r = cli("report", "--index", idx, "--owner", "@acme/ops", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["report"]["key"] == "@acme/ops"
+    r = cli("report", "--index", idx)
+    assert r.exit_code == 0 and r.stdout.startswith("<!-- generated by wikicheck report -->\n# Runbook owners report")
+    assert "## @acme/ops" in r.stdout and "## @acme/other" in r.stdout
+    r = cli("report", "--index", idx, "--format", "html", "-o", tmp_path / "out")
+    assert r.exit_code == 0 and "start at" in r.stderr
+    assert (tmp_path / "out" / "index.html").is_file() and (tmp_path / "out" / "owner-acme-ops.html").is_file()
+    r = cli("report", "--index", idx, "--owner", "@nobody")
+    assert r.exit_code == 3 and "no section is owned by '@nobody'" in r.stderr and "@acme/ops" in r.stderr
+    assert cli("report", "--index", idx, "--format", "pdf").exit_code == 2
+    r = cli("report", "--index", tmp_path / "none")
+    assert r.exit_code == 3 and "no wikicheck store" in r.stderr
+
+
+def test_cli_report_without_a_check_run(tmp_path, cli, fake_embedder):
+    wiki = make_wiki(tmp_path / "wiki", {"a.md": "# A\n\nText.\n"})
+    crawl([str(wiki)], tmp_path / "idx", embedder=fake_embedder)
+    r = cli("report", "--index", tmp_path / "idx")
+    assert r.exit_code == 3 and 'run "wikicheck check"' in r.stderr
+
+
+NIGHTLY_ENV = {"WIKICHECK_MODEL": "test-hash-64"}
+
+
+def test_cli_nightly_exit_codes(tmp_path, cli):
+    wiki = make_wiki(tmp_path / "wiki", {
+        "wikicheck.toml": '[rules.stale]\nlevel = "warning"\n',  # found at the source's root, as by check
+        "a.md": md('owner: "@acme/ops"; updated: 2026-11-01', "# A\n\nFresh.\n"),
+        "b.md": md('owner: "@acme/ops"; updated: 2020-01-01', "# B\n\nOld.\n"),
+    })
+    idx, out = tmp_path / "idx", tmp_path / "reports"
+    r = cli("nightly", wiki, "--index", idx, "-o", out, env=NIGHTLY_ENV)
+    assert r.exit_code == 1, r.output  # b.md is new and stale at warning level
+    assert "check run #1: 1 findings, 1 new, 0 resolved, 0 still open" in r.stdout
+    for name in ("index.html", "index.md", "index.json", "owner-acme-ops.html", "owner-acme-ops.md", "owner-acme-ops.json"):
+        assert (out / name).is_file(), name
+    # nothing new the next night: 0, and the finding is still open
+    r = cli("nightly", wiki, "--index", idx, "-o", out, "--json", env=NIGHTLY_ENV)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["check"] == {"run_id": 2, "findings": 1, "new": 0, "resolved": 0, "still_open": 1,
+                             "new_at_or_above_fail_on": 0, "fail_on": "warning"}
+    # b.md is fixed, a.md becomes old: one new, one resolved (new text in both: a section whose text
+    # is unchanged keeps its date)
+    (wiki / "b.md").write_text(md('owner: "@acme/ops"; updated: 2026-11-20', "# B\n\nRewritten this week.\n"))
+    (wiki / "a.md").write_text(md('owner: "@acme/ops"; updated: 2019-01-01', "# A\n\nFresh, they said.\n"))
+    r = cli("nightly", wiki, "--index", idx, "-o", out, env=NIGHTLY_ENV)
+    assert r.exit_code == 1 and "1 new, 1 resolved, 0 still open" in r.stdout
+    assert json.loads((out / "owner-acme-ops.json").read_text())["report"]["resolved"][0]["path"] == "b.md"
+    r = cli("nightly", wiki, "--index", idx, "-o", out, "--fail-on", "error", env=NIGHTLY_ENV)
+    assert r.exit_code == 0
+    # errors a scheduler must see: 3
+    r = cli("nightly", tmp_path / "missing", "--index", idx, "-o", out, env=NIGHTLY_ENV)
+    assert r.exit_code == 3 and "no such file or directory" in r.stderr
+    with IndexLock(idx, "test"):
+        r = cli("nightly", wiki, "--index", idx, "-o", out, env=NIGHTLY_ENV)
+    assert r.exit_code == 3 and "locked by another run (test" in r.stderr
+    assert cli("nightly", wiki, "--index", idx, "--fail-on", "loud", env=NIGHTLY_ENV).exit_code == 2
+
+
+def test_nightly_holds_one_lock_for_the_whole_run(tmp_path, fake_embedder, monkeypatch):
+    """Check and report run while the nightly lock is still held: another crawl is refused meanwhile."""
+    from wikicheck import nightly
+    from wikicheck.errors import StoreLocked
+
+    wiki = make_wiki(tmp_path / "wiki", {"a.md": md('owner: "@o"; updated: 2020-01-01', "# A\n\nText.\n")})
+    seen = []
+    real = nightly.run_checks
+
+    def checking(store, cfg, now=None):
+        with pytest.raises(StoreLocked):
+            crawl([str(wiki)], tmp_path / "idx", embedder=fake_embedder)
+        seen.append(True)
+        return real(store, cfg, now=now)
+
+    monkeypatch.setattr(nightly, "run_checks", checking)
+    res = nightly.run_nightly([str(wiki)], tmp_path / "idx", tmp_path / "out", crawl_config=config({}),
+                              check_config=config(STALE), embedder=fake_embedder, now=RUN2)
+    assert seen == [True] and res.new == 1 and res.exit_code == 1
+    crawl([str(wiki)], tmp_path / "idx", embedder=fake_embedder)  # released afterwards
+
+
+def test_crawl_rejects_a_lock_it_does_not_share(tmp_path, fake_embedder):
+    wiki = make_wiki(tmp_path / "wiki", {"a.md": "# A\n"})
+    with IndexLock(tmp_path / "other", "x") as lock:
+        with pytest.raises(ValueError, match="needs a held IndexLock"):
+            crawl([str(wiki)], tmp_path / "idx", embedder=fake_embedder, lock=lock)

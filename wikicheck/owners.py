@@ -1,0 +1,387 @@
+"""Who owns a section, and where that answer came from (issue 5).
+
+Resolved in this order; the first source that names an owner wins, and every answer says which
+source it used:
+
+1. ``front_matter``: the page's ``owner`` (a handle, an email, or a list of them);
+2. ``codeowners``: a CODEOWNERS file of the source, looked for where GitHub looks (``.github/``,
+   the root, ``docs/``; the first one found is used). GitHub syntax and semantics: the *last*
+   matching pattern wins; ``*`` and ``?`` stay within a folder, ``**`` crosses folders; a leading
+   ``/`` (or any slash but a trailing one) anchors a pattern to the root, a pattern without one
+   matches at any depth; a trailing ``/`` matches everything in that folder; ``docs/*`` matches
+   the folder's files but not its sub-folders; ``\\ `` escapes a space; owners are ``@user``,
+   ``@org/team`` or emails; a pattern with no owners leaves its files unowned here (the next
+   source is asked); ``!`` negation and ``[...]`` ranges are not supported (GitHub ignores them);
+3. ``config``: a folder-to-owner mapping in wikicheck.toml (same pattern syntax, last match wins)::
+
+       [owners]
+       "platform/" = "@acme/platform-team"
+       "/teams/checkout/" = ["@acme/checkout-team", "oncall-lead@acme.example"]
+
+4. ``git_author``: the last git author of the section (its newest commit), a labelled fallback:
+   nobody declared that person an owner.
+
+Anything else is ``none``: the section goes into the unowned report.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .config import EXTRA_SECTIONS, Config
+from .errors import ConfigError
+
+CODEOWNERS_LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")  # GitHub's search order
+
+SOURCES = ("front_matter", "codeowners", "config", "git_author", "none")
+SOURCE_LABELS = {
+    "front_matter": "front matter owner",
+    "codeowners": "CODEOWNERS",
+    "config": "[owners] in the config",
+    "git_author": "last git author (fallback, not a declared owner)",
+    "none": "no owner",
+}
+
+_OWNER = re.compile(r"^(@[A-Za-z0-9](?:[A-Za-z0-9_.-]*)(?:/[A-Za-z0-9_.-]+)?|[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+)$")
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """The owners of a section and which source named them."""
+
+    owners: tuple[str, ...]
+    source: str  # one of SOURCES
+    detail: str = ""  # e.g. 'CODEOWNERS line 18: /payments/**/refund*.md'
+
+    @property
+    def owned(self) -> bool:
+        return bool(self.owners)
+
+    @property
+    def label(self) -> str:
+        return SOURCE_LABELS[self.source]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"owners": list(self.owners), "source": self.source, "label": self.label, "detail": self.detail}
+
+
+UNOWNED = Ownership((), "none", "no front matter owner, CODEOWNERS pattern, [owners] entry or git author")
+
+
+# ----------------------------------------------------------------------------- patterns
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: str
+    owners: tuple[str, ...]
+    line: int
+    regex: re.Pattern[str] = field(compare=False, repr=False)
+
+    def matches(self, path: str) -> bool:
+        return self.regex.match(path.lstrip("/")) is not None
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """The regex of a CODEOWNERS pattern, matched against a root-relative path without leading slash.
+
+    Same construction as GitHub's own semantics (and hmarr/codeowners): a pattern of one segment
+    (``*.md``, ``docs/``) matches at any depth; a final literal segment also matches everything
+    below it; a final ``*`` matches one level only.
+    """
+    if not pattern or pattern == "/":
+        raise ValueError("empty pattern")
+    segs = pattern.split("/")
+    if segs[0] == "":
+        segs = segs[1:]  # leading slash: anchored to the root
+    elif len(segs) == 1 or (len(segs) == 2 and segs[1] == ""):
+        if segs[0] != "**":
+            segs = ["**", *segs]  # no slash but a trailing one: at any depth
+    if len(segs) > 1 and segs[-1] == "":
+        segs[-1] = "**"  # trailing slash: everything inside the folder
+    out = [r"\A"]
+    last = len(segs) - 1
+    need_slash = False
+    for i, seg in enumerate(segs):
+        if seg == "**":
+            if i == 0 and i == last:
+                out.append(r".+")
+            elif i == 0:
+                out.append(r"(?:.+/)?")
+                need_slash = False
+            elif i == last:
+                out.append(r"/.+")
+            else:
+                out.append(r"(?:/.+)?")
+                need_slash = True
+        elif seg == "*":
+            if need_slash:
+                out.append("/")
+            out.append(r"[^/]+" + (r"\Z" if i == last else ""))
+            need_slash = True
+        else:
+            if need_slash:
+                out.append("/")
+            escaped = False
+            for ch in seg:
+                if escaped:
+                    out.append(re.escape(ch))
+                    escaped = False
+                elif ch == "\\":
+                    escaped = True
+                elif ch == "*":
+                    out.append(r"[^/]*")
+                elif ch == "?":
+                    out.append(r"[^/]")
+                else:
+                    out.append(re.escape(ch))
+            if i == last:
+                out.append(r"(?:/.*)?\Z")  # the file itself, or everything below a folder of that name
+            need_slash = True
+    if segs and segs[-1] == "**" and len(segs) > 1:
+        out.append(r"\Z")
+    return re.compile("".join(out))
+
+
+def _split_unescaped(line: str) -> list[str]:
+    """Split on white space that is not escaped with a backslash; stop at an unescaped '#' token."""
+    tokens: list[str] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\" and i + 1 < len(line):
+            cur.append(line[i:i + 2])
+            i += 2
+            continue
+        if ch.isspace():
+            if cur:
+                tokens.append("".join(cur))
+                cur = []
+        elif ch == "#" and not cur:
+            break  # a comment: at the start of the line, or after the owners
+        else:
+            cur.append(ch)
+        i += 1
+    if cur:
+        tokens.append("".join(cur))
+    return tokens
+
+
+def _unescape(pattern: str) -> str:
+    """Escaped spaces are part of the pattern; other escapes stay for pattern_regex."""
+    return pattern.replace("\\ ", " ")
+
+
+@dataclass
+class CodeOwners:
+    """A parsed CODEOWNERS file."""
+
+    path: str  # where it was read from, for the "source" detail
+    rules: list[Rule] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    prefix: str = ""  # the source's folder inside the repository, when the file is at the repo root
+
+    @classmethod
+    def parse(cls, text: str, path: str = "CODEOWNERS", prefix: str = "") -> CodeOwners:
+        co = cls(path, prefix=prefix.strip("/"))
+        for n, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            tokens = _split_unescaped(line)
+            if not tokens:
+                continue
+            pat, owners = tokens[0], tokens[1:]
+            if pat.startswith("!"):
+                co.warnings.append(f"{path}:{n}: negated pattern {pat!r} is not supported by CODEOWNERS; skipped")
+                continue
+            bad = [o for o in owners if not _OWNER.match(o)]
+            if bad:
+                co.warnings.append(f"{path}:{n}: {bad[0]!r} is not an @user, @org/team or email; line skipped")
+                continue
+            try:
+                rx = pattern_regex(_unescape(pat))
+            except (ValueError, re.error) as e:
+                co.warnings.append(f"{path}:{n}: invalid pattern {pat!r}: {e}; skipped")
+                continue
+            co.rules.append(Rule(_unescape(pat), tuple(owners), n, rx))
+        return co
+
+    def match(self, path: str) -> Rule | None:
+        """The last rule matching a source-relative path (None: no pattern matches)."""
+        full = f"{self.prefix}/{path}" if self.prefix else path
+        for rule in reversed(self.rules):
+            if rule.matches(full):
+                return rule
+        return None
+
+
+def find_codeowners(root: str | Path) -> CodeOwners | None:
+    """The CODEOWNERS of a source folder: .github/, root, docs/ of the folder, then of its git repository."""
+    root = Path(root)
+    bases: list[tuple[Path, str]] = [(root, "")]
+    top = _git_toplevel(root)
+    if top is not None and top != root.resolve():
+        try:
+            bases.append((top, root.resolve().relative_to(top).as_posix()))
+        except ValueError:
+            pass
+    for base, prefix in bases:
+        for loc in CODEOWNERS_LOCATIONS:
+            p = base / loc
+            if p.is_file():
+                try:
+                    text = p.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+                return CodeOwners.parse(text, str(PurePosixPath(prefix, loc)) if prefix else loc, prefix)
+    return None
+
+
+def _git_toplevel(root: Path) -> Path | None:
+    if not any((d / ".git").exists() for d in (root, *root.resolve().parents)):
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(out.stdout.strip()).resolve() if out.returncode == 0 and out.stdout.strip() else None
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def split_owners(value: Any) -> tuple[str, ...]:
+    """Owners from a front matter or config value: a list, or a string separated by commas (or by
+    spaces when every part is a handle or email: "@acme/a @acme/b"; a name like "Jane Doe" stays one)."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, (list, tuple)) else [value]
+    out: list[str] = []
+    for item in items:
+        for part in str(item).split(","):
+            words = part.split()
+            toks = words if len(words) > 1 and all(_OWNER.match(w) for w in words) else [" ".join(words)]
+            for tok in toks:
+                if tok and tok not in out:
+                    out.append(tok)
+    return tuple(out)
+
+
+def config_rules(config: Config | None) -> list[Rule]:
+    rules = []
+    for i, (pat, value) in enumerate(((config.data if config else {}).get("owners") or {}).items(), 1):
+        rules.append(Rule(pat, split_owners(value), i, pattern_regex(pat)))
+    return rules
+
+
+def _validate_owners(section: Any, where: str) -> None:
+    if not isinstance(section, dict):
+        raise ConfigError(f'{where}: [owners] should be a table of "folder/" = "@org/team" entries')
+    for pat, value in section.items():
+        w = f'{where}: [owners] "{pat}"'
+        ok = isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, str) for v in value))
+        if not ok or not split_owners(value):
+            raise ConfigError(f'{w}: should be an owner ("@org/team", "@user" or an email) or a list of them, got {value!r}')
+        for o in split_owners(value):
+            if not _OWNER.match(o):
+                raise ConfigError(f'{w}: {o!r} is not an @user, @org/team or email')
+        try:
+            pattern_regex(pat)
+        except (ValueError, re.error) as e:
+            raise ConfigError(f'{w}: invalid pattern: {e}') from None
+
+
+EXTRA_SECTIONS.update({"owners": _validate_owners})
+
+
+# ----------------------------------------------------------------------------- resolution
+
+
+class OwnerResolver:
+    """Resolves owners for the sections of one store; CODEOWNERS files are read once per source."""
+
+    def __init__(self, sources: Iterable[dict[str, Any]], config: Config | None = None):
+        self.sources = {s["name"]: s for s in sources}
+        self.config_rules = config_rules(config)
+        self._codeowners: dict[str, CodeOwners | None] = {}
+        self._declared: dict[tuple[str, str, str], Ownership | None] = {}
+
+    @classmethod
+    def for_store(cls, store: Any, config: Config | None = None) -> OwnerResolver:
+        return cls(store.sources(), config)
+
+    def codeowners(self, source: str) -> CodeOwners | None:
+        if source not in self._codeowners:
+            src = self.sources.get(source)
+            co = None
+            if src and src.get("kind") in ("folder", "git") and src.get("root"):
+                co = find_codeowners(src["root"])
+            self._codeowners[source] = co
+        return self._codeowners[source]
+
+    def warnings(self) -> list[str]:
+        return [w for co in self._codeowners.values() if co for w in co.warnings]
+
+    def declared(self, source: str, path: str, front_matter_owner: Any = None) -> Ownership | None:
+        """Sources 1-3, which depend on the page only (cached per page: a page has many sections)."""
+        key = (source, path, str(front_matter_owner))
+        if key not in self._declared:
+            self._declared[key] = self._declared_uncached(source, path, front_matter_owner)
+        return self._declared[key]
+
+    def _declared_uncached(self, source: str, path: str, front_matter_owner: Any) -> Ownership | None:
+        owners = split_owners(front_matter_owner)
+        if owners:
+            return Ownership(owners, "front_matter", f"front matter of {path}")
+        co = self.codeowners(source)
+        if co is not None:
+            rule = co.match(path)
+            if rule is not None and rule.owners:
+                return Ownership(rule.owners, "codeowners", f"{co.path} line {rule.line}: {rule.pattern}")
+        for rule in reversed(self.config_rules):
+            if rule.matches(path):
+                return Ownership(rule.owners, "config", f'[owners] "{rule.pattern}" in the config')
+        return None
+
+    def resolve(self, source: str, path: str, front_matter_owner: Any = None,
+                git_author: str | None = None, timestamp_source: str | None = None) -> Ownership:
+        """The owners of a section (or page), in the documented order."""
+        found = self.declared(source, path, front_matter_owner)
+        if found is not None:
+            return found
+        if git_author and timestamp_source == "git" and git_author != "Not Committed Yet":
+            return Ownership((git_author,), "git_author",
+                             "the last git author of the section (fallback: nobody declared an owner)")
+        return UNOWNED
+
+    def for_section(self, section: dict[str, Any], document: dict[str, Any] | None) -> Ownership:
+        doc = document or {}
+        author = section.get("author") or doc.get("author")
+        ts = section.get("timestamp_source") if section.get("author") else doc.get("timestamp_source")
+        return self.resolve(section["source"], section["path"], doc.get("owner"), author, ts)
+
+
+def owner_slug(owner: str) -> str:
+    """A file-name-safe slug: '@acme/platform-team' -> 'acme-platform-team', 'a@b.io' -> 'a-at-b-io'."""
+    s = (owner.removeprefix("@")).lower().replace("@", "-at-")
+    return re.sub(r"[^a-z0-9]+", "-", s).strip("-")[:60].strip("-") or "owner"
+
+
+__all__ = [
+    "UNOWNED",
+    "CodeOwners",
+    "OwnerResolver",
+    "Ownership",
+    "find_codeowners",
+    "owner_slug",
+    "pattern_regex",
+    "split_owners",
+]

@@ -1,0 +1,200 @@
+"""Risk of a finding: what an owner should fix first (issue 5).
+
+The formula, shown with its components next to every item of an owner report::
+
+    risk = severity × kind × age × exposure
+
+severity  the finding's level: info 1 · warning 2 · error 3
+kind      3  contradicted, superseded, obsolete: a newer section says otherwise, and an agent that
+             follows this one does the wrong thing
+          2  deprecated, retired_term: marked obsolete, or names a host or command that is gone
+          1  review_expired, stale, broken_link, duplicate: may still be right; nobody confirmed it
+age       1 + log2(1 + years since the section last changed) / 2
+             0 y: 1 · 1 y: 1.5 · 3 y: 2 · 7 y: 2.5; an unknown date counts as 1 year
+exposure  1 + log2(1 + hits) / 2, with hits = served + warned + (blocked + replaced) / 2, counted
+          from the retrieval guard's events of the last 30 days (table guard_events):
+             served    the guard handed the section to an agent as it is (or as a replacement)
+             warned    handed it out with a warning
+             blocked   withheld it (policies demote and annotate still show it)
+             replaced  withheld it and served the newer section in its place
+          0 hits: 1 · 1: 1.5 · 3: 2 · 15: 3 · 63: 4. A page-level finding counts its page's sections.
+
+Severity and kind set the order between kinds of problem; age and exposure move an item up within
+them, and advice that agents are actually being served can overtake a louder finding nobody reads.
+
+Exposure recording can be turned off: ``[guard] record-events = false`` in wikicheck.toml, or
+``WIKICHECK_NO_EVENTS=1`` in the environment (the CLI and the services read both); ``wikicheck
+search --no-events`` for one command.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import EXTRA_SECTIONS, Config
+from .dates import iso
+from .errors import ConfigError
+
+SEVERITY = {"info": 1, "warning": 2, "error": 3}
+KIND_WEIGHT = {
+    "contradicted": 3, "superseded": 3, "obsolete": 3,
+    "deprecated": 2, "retired_term": 2,
+    "review_expired": 1, "stale": 1, "broken_link": 1, "duplicate": 1,
+}
+DEFAULT_KIND_WEIGHT = 1
+EXPOSURE_DAYS = 30
+UNKNOWN_AGE_YEARS = 1.0
+HIT_WEIGHTS = {"served": 1.0, "warned": 1.0, "blocked": 0.5, "replaced": 0.5}
+
+FORMULA = "risk = severity × kind × age × exposure"
+FORMULA_PARTS = {
+    "severity": "level: info 1, warning 2, error 3",
+    "kind": "contradicted/superseded/obsolete 3, deprecated/retired_term 2, review_expired/stale/broken_link/duplicate 1",
+    "age": "1 + log2(1 + years since last change) / 2 (unknown date: 1 year)",
+    "exposure": f"1 + log2(1 + served + warned + (blocked + replaced) / 2) / 2, guard events of the last {EXPOSURE_DAYS} days",
+}
+
+
+@dataclass
+class Exposure:
+    """How often the retrieval guard handed out, warned on, withheld or replaced a section."""
+
+    served: int = 0
+    warned: int = 0
+    blocked: int = 0
+    replaced: int = 0
+
+    def __add__(self, other: Exposure) -> Exposure:
+        return Exposure(self.served + other.served, self.warned + other.warned, self.blocked + other.blocked,
+                        self.replaced + other.replaced)
+
+    @property
+    def hits(self) -> float:
+        return sum(getattr(self, k) * w for k, w in HIT_WEIGHTS.items())
+
+    @property
+    def total(self) -> int:
+        return self.served + self.warned + self.blocked + self.replaced
+
+    def to_json(self) -> dict[str, int]:
+        return {"served": self.served, "warned": self.warned, "blocked": self.blocked, "replaced": self.replaced}
+
+
+@dataclass
+class Risk:
+    score: float
+    components: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"score": self.score, "formula": FORMULA, "components": self.components}
+
+    def explain(self) -> str:
+        """'error 3 × contradicted 3 × 3.7 y 2.13 × 5 hits 2.29 = 43.8'"""
+        c = self.components
+        age = c["age"]
+        years = "unknown age" if age["days"] is None else f"{age['days'] / 365.25:.1f} y"
+        ex = c["exposure"]
+        return (f"{c['severity']['level']} {c['severity']['factor']:g} × {c['kind']['kind']} {c['kind']['factor']:g} × "
+                f"{years} {age['factor']:.2f} × {ex['hits']:g} hits {ex['factor']:.2f} = {self.score:g}")
+
+
+def age_factor(age_days: int | None) -> float:
+    years = UNKNOWN_AGE_YEARS if age_days is None else max(0, age_days) / 365.25
+    return 1 + math.log2(1 + years) / 2
+
+
+def exposure_factor(exposure: Exposure) -> float:
+    return 1 + math.log2(1 + exposure.hits) / 2
+
+
+def score(level: str, kind: str, age_days: int | None, exposure: Exposure | None = None) -> Risk:
+    """The risk of one finding, with the components that made it."""
+    exposure = exposure or Exposure()
+    sev = SEVERITY.get(level, 1)
+    kw = KIND_WEIGHT.get(kind, DEFAULT_KIND_WEIGHT)
+    af = age_factor(age_days)
+    ef = exposure_factor(exposure)
+    value = round(sev * kw * af * ef, 2)
+    return Risk(value, {
+        "severity": {"level": level, "factor": sev},
+        "kind": {"kind": kind, "factor": kw},
+        "age": {"days": age_days, "factor": round(af, 3)},
+        "exposure": {**exposure.to_json(), "hits": exposure.hits, "window_days": EXPOSURE_DAYS,
+                     "factor": round(ef, 3)},
+    })
+
+
+def exposure_by_section(store: Any, now: dt.datetime | None = None, days: int = EXPOSURE_DAYS) -> dict[str, Exposure]:
+    """Exposure of every section that has guard events in the window, from table guard_events."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    since, until = iso(now - dt.timedelta(days=days)), iso(now)
+    out: dict[str, Exposure] = {}
+    rows = store.db.execute(
+        "select section_id, verdict, count(*) from guard_events where at >= ? and at <= ? group by section_id, verdict",
+        [since, until]).fetchall()
+    for sid, verdict, n in rows:
+        e = out.setdefault(sid, Exposure())
+        if verdict in ("ok", "replaced"):  # a replacement was handed out too
+            e.served += n
+        elif verdict == "warn":
+            e.warned += n
+        elif verdict == "block":
+            e.blocked += n
+    for sid, n in store.db.execute(
+            "select replaces, count(*) from guard_events where replaces is not null and at >= ? and at <= ? "
+            "group by replaces", [since, until]).fetchall():
+        out.setdefault(sid, Exposure()).replaced += n
+    return out
+
+
+def exposure_of(section_ids: Iterable[str], by_section: dict[str, Exposure]) -> Exposure:
+    total = Exposure()
+    for sid in section_ids:
+        if sid in by_section:
+            total = total + by_section[sid]
+    return total
+
+
+def events_recorded(store: Any) -> bool:
+    """Whether the guard has recorded anything at all (so zero exposure means 'nobody asked')."""
+    return store.db.execute("select exists(select 1 from guard_events)").fetchone()[0] == 1
+
+
+# ----------------------------------------------------------------------------- opt-out
+
+
+def record_events_enabled(config: Config | None = None) -> bool:
+    """Whether the guard should record what it serves: off with WIKICHECK_NO_EVENTS=1 or [guard] record-events = false."""
+    if os.environ.get("WIKICHECK_NO_EVENTS", "").strip().lower() not in ("", "0", "false", "no", "off"):
+        return False
+    return bool(((config.data if config else {}).get("guard") or {}).get("record-events", True))
+
+
+def _validate_guard(section: Any, where: str) -> None:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: [guard] should be a table")
+    for k, v in section.items():
+        if k != "record-events":
+            raise ConfigError(f'{where}: unknown option "{k}" in [guard] (known: record-events)')
+        if not isinstance(v, bool):
+            raise ConfigError(f'{where}: option "record-events" of [guard] should be true or false, got {v!r}')
+
+
+EXTRA_SECTIONS.update({"guard": _validate_guard})
+
+__all__ = [
+    "FORMULA",
+    "KIND_WEIGHT",
+    "SEVERITY",
+    "Exposure",
+    "Risk",
+    "exposure_by_section",
+    "exposure_of",
+    "record_events_enabled",
+    "score",
+]
