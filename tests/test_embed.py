@@ -108,3 +108,14 @@ def test_unloadable_model_is_a_clear_error(tmp_path):
     e = SentenceTransformerEmbedder(str(tmp_path / "no-such-model"))
     with pytest.raises(WikicheckError, match=r'cannot load embedding model ".*no-such-model" .*\[embedding\] model'):
         e.embed(["x"])
+
+
+def test_single_text_fast_path_matches_encode(real_embedder):
+    import numpy as np
+
+    assert real_embedder._fast is not None  # the default model is a plain transformer + mean pooling
+    texts = ["restart pgbouncer on the primary", "kubectl -n db rollout restart deploy/pgbouncer"]
+    batch = real_embedder.embed(texts)
+    for i, t in enumerate(texts):
+        one = real_embedder.embed([t])
+        assert one.shape == (1, 384) and float(np.dot(one[0], batch[i])) > 0.9999

@@ -34,6 +34,7 @@ class SentenceTransformerEmbedder:
         self.device = device
         self._model = None
         self._dim: int | None = None
+        self._fast: Callable[[str], np.ndarray] | None = None
 
     def _load(self):  # type: ignore[no-untyped-def]
         if self._model is None:
@@ -54,6 +55,7 @@ class SentenceTransformerEmbedder:
                 ) from None
             self._dim = int(self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension")
                             else self._model.get_sentence_embedding_dimension())
+            self._fast = _single_text_path(self._model)
         return self._model
 
     @property
@@ -66,9 +68,50 @@ class SentenceTransformerEmbedder:
         model = self._load()
         if not texts:
             return np.zeros((0, self.dim), dtype="float32")
+        if len(texts) == 1 and self._fast is not None:
+            # one query at a time (the guard's hot path): skip encode()'s batching machinery
+            return self._fast(texts[0])
         vecs = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                             convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vecs, dtype="float32")
+
+
+def _single_text_path(model):  # type: ignore[no-untyped-def]
+    """A direct tokenizer -> transformer -> mean pooling -> normalise path for one text, when the
+    model is exactly that pipeline (all-MiniLM-L6-v2 and most sentence-transformers models);
+    None otherwise. It gives the same vector as encode() (checked at load) in less time."""
+    try:
+        import torch
+
+        mods = list(model)
+        names = [type(m).__name__ for m in mods]
+        if names[:2] != ["Transformer", "Pooling"] or any(n not in ("Transformer", "Pooling", "Normalize") for n in names):
+            return None
+        pooling = mods[1]
+        mode = getattr(pooling, "pooling_mode", None) or getattr(pooling, "get_pooling_mode_str", lambda: "")()
+        if "mean" not in str(mode):
+            return None
+        transformer, tokenizer = mods[0].auto_model, mods[0].tokenizer
+        max_len = int(getattr(mods[0], "max_seq_length", 256) or 256)
+        normalise = "Normalize" in names
+
+        def fast(text: str) -> np.ndarray:
+            with torch.inference_mode():
+                enc = tokenizer([text], return_tensors="pt", truncation=True, max_length=max_len)
+                out = transformer(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).to(out.dtype)
+                vec = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                vec = torch.nn.functional.normalize(vec, dim=1)  # encode(normalize_embeddings=True) does too
+            return vec.numpy().astype("float32")
+
+        probe = "restart the service on the primary host"
+        ref = model.encode([probe], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        if float(np.dot(fast(probe)[0], ref[0])) < 0.9999:
+            return None
+        del normalise
+        return fast
+    except Exception:  # noqa: BLE001 - any surprise in a model's internals: use encode()
+        return None
 
 
 def _resolve_model_path(name: str) -> str:
