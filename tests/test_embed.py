@@ -119,3 +119,14 @@ def test_single_text_fast_path_matches_encode(real_embedder):
     for i, t in enumerate(texts):
         one = real_embedder.embed([t])
         assert one.shape == (1, 384) and float(np.dot(one[0], batch[i])) > 0.9999
+
+
+def test_repeated_single_texts_use_the_frozen_transformer_with_the_same_vectors(real_embedder):
+    import numpy as np
+
+    texts = [f"how do I restart the service number {i} on the primary" for i in range(5)]
+    batch = real_embedder.embed(texts)
+    singles = [real_embedder.embed([t])[0] for t in texts]
+    assert real_embedder._fast.is_frozen()  # traced after a few single-text calls
+    for a, b in zip(singles, batch):
+        assert float(np.dot(a, b)) > 0.9999
