@@ -147,3 +147,22 @@ def test_exposure_is_recorded_unless_opted_out(index, real_embedder):
         verdicts = {r[0] for r in st.db.execute("select verdict from guard_events")}
     assert "replaced" in verdicts
     assert json.dumps(sorted(verdicts))
+
+
+def test_a_blocked_section_without_replacement_still_counts_as_exposure(index, real_embedder):
+    from wikicheck.store import Store
+
+    g = Guard(index, embedder=real_embedder)
+    raw = g.search("build the hotfix on jenkins.acme.internal", 5, "annotate")
+    blocked = [r.section["id"] for r in raw if r.verdict == "block" and not r.newer]
+    assert blocked, "the retired-host page should be among the raw hits, blocked, with nothing newer"
+    with Store.open(index) as st:
+        before = st.db.execute("select count(*) from guard_events where verdict = 'block' and section_id = ?",
+                               [blocked[0]]).fetchone()[0]
+    shown = g.search("build the hotfix on jenkins.acme.internal", 5, "block")
+    g.close()
+    assert blocked[0] not in {r.section["id"] for r in shown}
+    with Store.open(index) as st:
+        after = st.db.execute("select count(*) from guard_events where verdict = 'block' and section_id = ?",
+                              [blocked[0]]).fetchone()[0]
+    assert after == before + 1

@@ -177,12 +177,20 @@ class Guard:
         n = max(self.config.candidates, k * 4)
         scores, keys = self.index.search(vectors, n)
         out = []
+        withheld: list[list[str]] = []
         for qi in range(len(vectors)):
             raw = [(self.sections[int(key)], float(sc)) for key, sc in zip(keys[qi], scores[qi])
                    if int(key) >= 0 and int(key) in self.sections]
-            out.append(self.apply_policy(raw, k, policy, vectors[qi]))
+            final = self.apply_policy(raw, k, policy, vectors[qi])
+            out.append(final)
+            if self.config.record_events:
+                # blocked sections that would have been in the top k but were kept from the agent:
+                # exposure too, even when no replacement took their place
+                shown = {r.section["id"] for r in final} | {r.replaces for r in final if r.replaces}
+                withheld.append([s["id"] for s, _ in raw[:k]
+                                 if s["id"] not in shown and self.judge(s)[0] == "block"])
         if self.config.record_events:
-            self._record(out)
+            self._record(out, withheld)
         return out
 
     def apply_policy(self, raw: list[tuple[dict[str, Any], float]], k: int, policy: str,
@@ -396,14 +404,16 @@ class Guard:
 
     # ------------------------------------------------------------------ exposure
 
-    def _record(self, runs: list[list[Result]]) -> None:
+    def _record(self, runs: list[list[Result]], withheld: list[list[str]] | None = None) -> None:
         from .dates import now_iso
 
         ts = now_iso()
-        rows = []
+        rows: list[tuple[str, str, str, str | None]] = []
         for results in runs:
             for r in results:
                 rows.append((ts, r.section["id"], "replaced" if r.replaces else r.verdict, r.replaces))
+        for ids in withheld or []:
+            rows.extend((ts, sid, "block", None) for sid in ids)
         try:
             with self.store.transaction():
                 self.store.db.conn.executemany(
