@@ -113,8 +113,13 @@ class CheckContext:
             self.sections_by_doc.setdefault(s["document_id"], []).append(s)
         self.section_by_id = {s["id"]: s for s in self.sections}
         self.doc_by_path = {(d["source"], d["path"]): d for d in self.docs.values()}
+        self.doc_by_url: dict[str, dict[str, Any]] = {}
+        for d in self.docs.values():
+            if d.get("url"):
+                self.doc_by_url.setdefault(d["url"].rstrip("/"), d)
         self.sources = {s["name"]: s for s in store.sources()}
         self._drift: list[Any] | None = None
+        self._anchors: dict[str, set[str]] = {}
         self.drift_options = DriftOptions()
 
     # dates
@@ -172,7 +177,7 @@ class CheckContext:
         base = posixpath.dirname(doc["path"])
         resolved = posixpath.normpath(posixpath.join(base, path)) if not path.startswith("/") else path.lstrip("/")
         if resolved.startswith("../"):
-            return resolved, anchor, self._exists_outside(doc, resolved), None
+            return resolved, anchor, self._exists_on_disk(doc, resolved), None
         target = self.doc_by_path.get((doc["source"], resolved))
         if target is None and resolved.endswith("/"):
             target = self.doc_by_path.get((doc["source"], resolved + "index.md"))
@@ -190,26 +195,17 @@ class CheckContext:
         src = self.sources.get(doc["source"])
         if not src or src["kind"] != "http" or not href.startswith(("http://", "https://")):
             return None
-        for d in self.docs.values():
-            if d.get("url") and href.split("#")[0].rstrip("/") == d["url"].rstrip("/"):
-                return d["path"], urlsplit(href).fragment, True, self.anchors(d)
-        return None
+        d = self.doc_by_url.get(href.split("#")[0].rstrip("/"))
+        return (d["path"], urlsplit(href).fragment, True, self.anchors(d)) if d else None
 
     def _exists_on_disk(self, doc: dict[str, Any], rel: str) -> bool:
-        src = self.sources.get(doc["source"])
-        if not src or src["kind"] not in ("folder", "git"):
-            return False
-        root = Path(src["root"])
-        return (root / rel).exists()
-
-    def _exists_outside(self, doc: dict[str, Any], rel: str) -> bool:
         src = self.sources.get(doc["source"])
         if not src or src["kind"] not in ("folder", "git"):
             return False
         return (Path(src["root"]) / rel).exists()
 
     def anchors(self, doc: dict[str, Any]) -> set[str]:
-        cache = self.__dict__.setdefault("_anchors", {})
+        cache = self._anchors
         if doc["id"] not in cache:
             from .parse import heading_anchors
 

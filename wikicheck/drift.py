@@ -30,14 +30,11 @@ import numpy as np
 from .claims import ClaimDiff, _overlap, diff_claims, extract_claims, lexical_similarity, tokens
 from .store import Store
 
-EXACT_MIN_TOKENS = 12
-
 
 @dataclass
 class DriftOptions:
     k: int = 10
     min_similarity: float = 0.6  # cosine for a neighbour to be a candidate at all
-    min_title_overlap: float = 0.8  # share of the shorter title's words in the other title
     min_aligned: float = 0.5  # share of the smaller page's sections that align with the other page
     near_copy: float = 0.85  # lexical similarity for "nearly equal" to a past version
     lineage_min_tokens: int = 12
@@ -100,13 +97,6 @@ def title_keys(title: str) -> set[str]:
     return keys
 
 
-def title_overlap(a: str, b: str) -> float:
-    wa, wb = title_words(a), title_words(b)
-    if not wa or not wb:
-        return 0.0
-    return len(wa & wb) / min(len(wa), len(wb))
-
-
 def _norm_heading(h: str) -> str:
     return re.sub(r"[^a-z0-9 ]", "", h.lower()).strip()
 
@@ -130,20 +120,24 @@ class Drift:
         self.keys = keys
         self._versions: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._by_body: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._by_doc_versions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._past_titles: dict[str, set[str]] = defaultdict(set)
         for v in store.db.query(
             "select id, section_id, document_id, path, heading_path, body_hash, valid_from, valid_to, \"commit\", author, "
             "ended_by_commit from section_versions order by valid_from, id"
         ):
             self._versions[v["section_id"]].append(v)
             self._by_body[v["body_hash"]].append(v)
-        self._past_titles: dict[str, set[str]] = defaultdict(set)
-        for vs in self._versions.values():
-            for v in vs:
+            self._by_doc_versions[v["document_id"]].append(v)
+            if v["valid_to"] is not None:
                 hp = json.loads(v["heading_path"])
-                if len(hp) == 1 and v["valid_to"] is not None:
+                if len(hp) == 1:
                     self._past_titles[v["document_id"]].add(hp[0])
         self._vtext: dict[int, str] = {}
         self._neigh: dict[str, list[tuple[str, float]]] | None = None
+        self._pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] | None = None
+        self._title_keys: dict[str, set[str]] = {}
+        self._page_claim_cache: dict[str, dict[tuple[str, str], list[tuple[Any, _Sec]]]] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -152,7 +146,7 @@ class Drift:
         return bool(self._keys(a) & self._keys(b))
 
     def _keys(self, doc_id: str) -> set[str]:
-        cache = self.__dict__.setdefault("_tk", {})
+        cache = self._title_keys
         if doc_id not in cache:
             keys: set[str] = set()
             d = self.docs.get(doc_id) or {}
@@ -339,12 +333,7 @@ class Drift:
         return out
 
     def _doc_versions(self, doc_id: str) -> list[dict[str, Any]]:
-        if not hasattr(self, "_dv"):
-            self._dv: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for vs in self._versions.values():
-                for v in vs:
-                    self._dv[v["document_id"]].append(v)
-        return self._dv.get(doc_id, [])
+        return self._by_doc_versions.get(doc_id, [])
 
     def _lineage_hit(self, s: _Sec, v: dict[str, Any], ntok: int) -> Hit | None:
         origin = self.secs.get(v["section_id"])
@@ -354,7 +343,7 @@ class Drift:
         if mine and v["valid_from"] and min(x or "" for x in mine) < v["valid_from"]:
             return None
         same_page = self.same_runbook(s.row["document_id"], vdoc)
-        exact = self._vtext_body_equal(s, v)
+        exact = v["body_hash"] == s.row["body_hash"]
         # templated runbooks repeat short boilerplate sections; only a matching page or a long,
         # specific text makes equal text evidence of copying
         if not same_page and not (exact and ntok >= 3 * self.opt.lineage_min_tokens):
@@ -433,15 +422,12 @@ class Drift:
                 return t
         return None
 
-    def _vtext_body_equal(self, s: _Sec, v: dict[str, Any]) -> bool:
-        return bool(v["body_hash"] == s.row["body_hash"])
-
     # copied pages ----------------------------------------------------
 
     def page_pairs(self) -> dict[tuple[str, str], list[tuple[_Sec, _Sec]]]:
         """Pages that are the same runbook, with their sections aligned."""
-        if "_pairs" in self.__dict__:
-            return self.__dict__["_pairs"]  # type: ignore[no-any-return]
+        if self._pairs is not None:
+            return self._pairs
         neigh = self.neighbours()
         cand: set[tuple[str, str]] = set()
         for sid, ns in neigh.items():
@@ -452,21 +438,14 @@ class Drift:
                     cand.add((min(a, b), max(a, b)))
         pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] = {}
         for a, b in sorted(cand):
-            same = self.same_runbook(a, b)
-            if not same:
+            if not self.same_runbook(a, b):
                 continue
             aligned = self._align(self.by_doc[a], self.by_doc[b])
             smaller = min(len(self.by_doc[a]), len(self.by_doc[b]))
             if not smaller or len(aligned) / smaller < self.opt.min_aligned:
                 continue
-            if not same:
-                # a title that lost or gained a word ("Northbound Stale Alert" -> "NorthboundStale") only
-                # names the same runbook when the text says so too: most aligned sections nearly equal
-                close = sum(lexical_similarity(x.row["text"], y.row["text"]) >= 0.8 for x, y in aligned)
-                if close < max(2, len(aligned) / 2):
-                    continue
             pairs[(a, b)] = aligned
-        self.__dict__["_pairs"] = pairs
+        self._pairs = pairs
         return pairs
 
     def _diverged(self, a: _Sec, b: _Sec) -> bool:
@@ -475,13 +454,6 @@ class Drift:
             if lexical_similarity(self.vtext(v["id"]), b.row["text"]) >= 0.95:
                 return True
         return False
-
-    def _renamed_title(self, a: str, b: str) -> bool:
-        wa, wb = title_words(self.title(a)), title_words(self.title(b))
-        if not wa or not wb:
-            return False
-        small, big = (wa, wb) if len(wa) <= len(wb) else (wb, wa)
-        return small <= big and len(big - small) <= 1 and len(small) >= 2
 
     def _align(self, xs: list[_Sec], ys: list[_Sec]) -> list[tuple[_Sec, _Sec]]:
         def key(s: _Sec) -> tuple[str, ...]:
@@ -645,7 +617,7 @@ class Drift:
         return max(dates) if dates else None
 
     def _page_claims(self, doc_id: str) -> dict[tuple[str, str], list[tuple[Any, _Sec]]]:
-        cache = self.__dict__.setdefault("_pc", {})
+        cache = self._page_claim_cache
         if doc_id not in cache:
             m: dict[tuple[str, str], list[tuple[Any, _Sec]]] = defaultdict(list)
             for s in self.by_doc.get(doc_id, []):

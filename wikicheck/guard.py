@@ -112,6 +112,12 @@ class Guard:
         self._loaded_state = self._state()
         self.sections = {r["key"]: r for r in self.store.sections()}
         self.by_id = {r["id"]: r for r in self.sections.values()}
+        # lookups for an agent's own chunks (sections come in path, line order: the first one wins)
+        self.by_body: dict[str, dict[str, Any]] = {}
+        self.by_path: dict[str, list[dict[str, Any]]] = {}
+        for r in self.by_id.values():
+            self.by_body.setdefault(r["body_hash"], r)
+            self.by_path.setdefault(r["path"], []).append(r)
         self.docs = {d["id"]: d for d in self.store.documents()}
         self.by_section: dict[str, list[dict[str, Any]]] = {}
         self.by_document: dict[str, list[dict[str, Any]]] = {}
@@ -316,9 +322,9 @@ class Guard:
         from .model import text_hash
 
         h = text_hash(str(text))
-        live = [r for r in self.by_id.values() if r["body_hash"] == h]
-        if live:
-            return self._annotated(chunk, live[0], "exact")
+        live = self.by_body.get(h)
+        if live is not None:
+            return self._annotated(chunk, live, "exact")
         rows = list(self.store.db.query(
             "select * from section_versions where body_hash = ? order by valid_from desc", [h]))
         if rows:
@@ -328,9 +334,7 @@ class Guard:
     def _by_path_heading(self, path: str, heading: str) -> dict[str, Any] | None:
         norm = lambda x: re.sub(r"[\s*_`]+", " ", x).strip().lower()  # noqa: E731
         best = None
-        for r in self.by_id.values():
-            if r["path"] != path:
-                continue
+        for r in self.by_path.get(path, []):
             if not heading or norm(r["heading"]) == norm(heading) or norm(" > ".join(r["heading_path"])) == norm(heading):
                 if best is None or (heading and r["line_start"] < best["line_start"]):
                     best = r

@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -27,8 +27,6 @@ class SectionChanges:
     changed: int = 0
     unchanged: int = 0
     removed: int = 0
-    versions: int = 0
-    changed_ids: list[str] = field(default_factory=list)
 
 
 def db_path_for(index: str | Path) -> Path:
@@ -171,10 +169,8 @@ class Store:
                 prev = old.get(s.id)
                 if prev is None:
                     changes.new += 1
-                    changes.changed_ids.append(s.id)
                 elif prev[0] != s.content_hash or prev[1] is not None:
                     changes.changed += 1
-                    changes.changed_ids.append(s.id)
                 else:
                     changes.unchanged += 1
                 row = _section_row(s)
