@@ -44,27 +44,64 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], int, str | None]:
     for i in range(1, min(len(lines), 500)):
         if _FM_CLOSE.match(lines[i]):
             block = "\n".join(lines[1:i])
+            loader = _FrontMatterLoader(block)
             try:
-                meta = yaml.safe_load(block) if block.strip() else {}
+                meta = loader.get_single_data() if block.strip() else {}
+                if meta is None:
+                    meta = {}
+                if not isinstance(meta, dict):
+                    return {}, i + 1, "front matter is not a mapping of keys to values"
+                meta = {str(k): _jsonable(v, [_MAX_META_NODES]) for k, v in meta.items()}
             except yaml.YAMLError as e:
                 mark = getattr(e, "problem_mark", None)
                 where = f" at line {mark.line + 2}" if mark is not None else ""
                 return {}, i + 1, f"broken front matter{where}: {getattr(e, 'problem', None) or e}"
-            if meta is None:
-                meta = {}
-            if not isinstance(meta, dict):
-                return {}, i + 1, "front matter is not a mapping of keys to values"
-            return {str(k): _jsonable(v) for k, v in meta.items()}, i + 1, None
+            except (ValueError, TypeError, RecursionError) as e:
+                return {}, i + 1, f"broken front matter: {e}"
+            finally:
+                loader.dispose()
+            if loader.bad_dates:
+                bad = ", ".join(f"`{d}`" for d in loader.bad_dates[:3])
+                return meta, i + 1, f"front matter has a date that does not exist ({bad}); kept as text, not used as a date"
+            return meta, i + 1, None
     return {}, 0, "front matter opened with --- but never closed; treated as text"
 
 
-def _jsonable(v: Any) -> Any:
+_MAX_META_NODES = 10_000  # values in one page's front matter: far above any real page, far below an alias bomb
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader, but an impossible date (`updated: 2024-13-45`) stays text instead of
+    raising: one bad value must not cost the page (or a whole crawl) its front matter."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.bad_dates: list[str] = []
+
+    def construct_yaml_timestamp(self, node):  # type: ignore[no-untyped-def]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            self.bad_dates.append(str(node.value))
+            return str(node.value)
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp", _FrontMatterLoader.construct_yaml_timestamp)
+
+
+def _jsonable(v: Any, budget: list[int] | None = None) -> Any:
+    """Front matter values as JSON-able data. YAML aliases share one object between many places
+    (a "billion laughs" bomb is a few hundred bytes); `budget` caps the values copied out."""
+    if budget is not None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ValueError(f"more than {_MAX_META_NODES} values (a YAML alias bomb?)")
     if isinstance(v, (dt.date, dt.datetime)):
         return parse_date(v)
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): _jsonable(x, budget) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [_jsonable(x, budget) for x in v]
     return v
 
 
