@@ -15,7 +15,9 @@ It serves the sample wiki rendered the way three wiki engines render pages, chro
                                      with only a Last-Modified header, a page with a generic meta date, a
                                      Docusaurus page, a download
 
-Pages can be edited and removed between crawls; every response is counted per path and status.
+Pages can be edited, removed and moved to a new URL between crawls (the old URL then redirects, still
+serves the page with a canonical link to the new one, or is gone); every response is counted per
+path and status.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class WikiPage:
     version: int = 1
     meta: dict[str, str] = field(default_factory=dict)  # owner, status... (rendered as meta tags)
     status: int = 200  # 404 or 410 once removed
+    index: int = -1  # its place in the site when the site was made: page ids and revisions stay put when it moves
 
     @property
     def stem(self) -> str:
@@ -123,6 +126,11 @@ class WikiSite:
 
     def __init__(self, pages: dict[str, WikiPage] | None = None):
         self.pages = pages if pages is not None else sample_pages()
+        for i, rel in enumerate(sorted(self.pages)):
+            if self.pages[rel].index < 0:
+                self.pages[rel].index = i
+        # old rel -> (rel now, how the old URLs answer: "redirect" | "alias" | "gone", redirect status)
+        self.moved: dict[str, tuple[str, str, int]] = {}
         self.base = ""  # set by the server: http://127.0.0.1:PORT
         self.slow_seconds = 3.0
         self.slow_pages: set[str] = set()  # pages (rel) that answer after slow_seconds, like /lab/slow
@@ -142,6 +150,26 @@ class WikiSite:
     def remove(self, rel: str, status: int = 404) -> None:
         with self.lock:
             self.pages[rel].status = status
+
+    def move(self, rel: str, new_rel: str, how: str = "redirect", status: int = 301) -> None:
+        """The page gets a new name, so new URLs in every engine; its old URLs redirect to the new ones
+        (`status`), still serve it with a canonical link to the new URL ("alias"), or answer 404 ("gone")."""
+        assert how in ("redirect", "alias", "gone") and new_rel not in self.pages, (how, new_rel)
+        with self.lock:
+            page = self.pages.pop(rel)
+            page.rel = new_rel
+            self.pages[new_rel] = page
+            for old, (now, h, st) in list(self.moved.items()):  # moved again: the oldest URLs follow
+                if now == rel:
+                    self.moved[old] = (new_rel, h, st)
+            self.moved[rel] = (new_rel, how, status)
+
+    def moved_from(self, match) -> tuple[WikiPage, str, int] | None:  # type: ignore[no-untyped-def]
+        """The page that moved away from a URL that `match(old page)` recognises: (page, how, status)."""
+        for old, (now, how, status) in self.moved.items():
+            if match(WikiPage(old, "", "", DEFAULT_DATE)):
+                return self.pages[now], how, status
+        return None
 
     def live(self) -> list[WikiPage]:
         return [p for p in self.pages.values() if p.status == 200]
@@ -172,11 +200,11 @@ class WikiSite:
         return f"/confluence/display/OPS/{quote(confluence_slug(page))}"
 
     def page_id(self, page: WikiPage) -> int:
-        return 65000 + sorted(self.pages).index(page.rel)
+        return 65000 + (page.index if page.index >= 0 else sorted(self.pages).index(page.rel))
 
     def revision(self, page: WikiPage) -> int:
         """MediaWiki's revision id of the page's current version."""
-        return 4000 + 100 * page.version + sorted(self.pages).index(page.rel)
+        return 4000 + 100 * page.version + (page.index if page.index >= 0 else sorted(self.pages).index(page.rel))
 
     def confluence(self, page: WikiPage) -> str:
         pid, v = self.page_id(page), page.version
@@ -777,6 +805,9 @@ class WikiServer:
         if path.startswith("/confluence/display/OPS/"):
             slug = path[len("/confluence/display/OPS/"):]
             page = next((p for p in site.pages.values() if quote(confluence_slug(p)) == slug), None)
+            if page is None:
+                return self._moved(site.moved_from(lambda p: quote(confluence_slug(p)) == slug),
+                                   site.confluence_url, site.confluence)
             return self._page(page, site.confluence)
         if path == "/confluence/pages/viewpage.action":
             pid = int(query.get("pageId", ["0"])[0])
@@ -787,6 +818,9 @@ class WikiServer:
         if path.startswith("/mediawiki/wiki/"):
             title = path[len("/mediawiki/wiki/"):]
             page = next((p for p in site.pages.values() if quote(mediawiki_title(p)) == title), None)
+            if page is None:
+                return self._moved(site.moved_from(lambda p: quote(mediawiki_title(p)) == title),
+                                   site.mediawiki_url, site.mediawiki, etag=False, gzip_=True)
             return self._page(page, site.mediawiki, etag=False, gzip_=True)
         if path == "/mkdocs/sitemap.xml":
             body = site.mkdocs_sitemap().encode()
@@ -799,6 +833,8 @@ class WikiServer:
             if d.endswith("index.html"):
                 d = d[: -len("index.html")]
             page = next((p for p in site.pages.values() if quote(mkdocs_dir(p)) == d), None)
+            if page is None:
+                return self._moved(site.moved_from(lambda p: quote(mkdocs_dir(p)) == d), site.mkdocs_url, site.mkdocs)
             return self._page(page, site.mkdocs)
         if path.startswith("/lab/"):
             return self._lab(path[len("/lab/"):])
@@ -818,6 +854,18 @@ class WikiServer:
         if gzip_:
             headers["X-Gzip"] = "1"
         return Response(200, body, headers=headers, sleep=sleep)
+
+    def _moved(self, moved, url_of, render, **opts) -> Response:  # type: ignore[no-untyped-def]
+        """An old URL of a page that moved: a redirect to its new URL, the page itself (its canonical link
+        names the new URL), or 404."""
+        if moved is None:
+            return Response(404, b"<h1>Not found</h1>")
+        page, how, status = moved
+        if how == "redirect" and page.status == 200:
+            return Response(status, b"<p>Moved</p>", headers={"Location": f"{self.site.base}{url_of(page)}"})
+        if how == "alias":
+            return self._page(page, render, **opts)
+        return Response(404, b"<h1>Not found</h1>")
 
     def _lab(self, name: str) -> Response:
         site = self.site

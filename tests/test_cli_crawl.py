@@ -47,7 +47,7 @@ def test_crawl_json_summary(cli, wiki, index_dir):
     out = json.loads(r.stdout)
     assert set(out) == CRAWL_KEYS
     assert out["version"] == 1 and out["model"] == "test-hash-64" and out["index"] == str(index_dir)
-    assert out["documents"] == {"total": 2, "changed": ["deploy.md", "oncall.md"], "removed": []}
+    assert out["documents"] == {"total": 2, "changed": ["deploy.md", "oncall.md"], "removed": [], "renamed": []}
     assert out["sections"] == {"new": 4, "changed": 0, "unchanged": 0, "removed": 0}
     assert (out["embedded"], out["versions_added"], out["index_count"], out["index_rebuilt"]) == (4, 4, 4, True)
     assert [(w["path"], w["message"]) for w in out["warnings"]] == [("empty.md", "empty.md: skipped, the file is empty")]
@@ -74,7 +74,7 @@ def test_crawl_json_after_edits(cli, wiki, index_dir):
     (wiki / "deploy.md").write_text("# Deploy\n\nIntro.\n\n## Steps\n\nrun make all\n")
     (wiki / "oncall.md").unlink()
     out = json.loads(cli("crawl", wiki, "--index", index_dir, *FAKE, "--json").stdout)
-    assert out["documents"] == {"total": 1, "changed": ["deploy.md"], "removed": ["oncall.md"]}
+    assert out["documents"] == {"total": 1, "changed": ["deploy.md"], "removed": ["oncall.md"], "renamed": []}
     assert out["sections"] == {"new": 0, "changed": 1, "unchanged": 1, "removed": 2}
     assert (out["embedded"], out["index_count"]) == (1, 2)
 

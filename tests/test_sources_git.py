@@ -282,3 +282,21 @@ def test_not_a_git_repo(tmp_path):
     (tmp_path / "plain").mkdir()
     with pytest.raises(SourceNotFound, match="not a git repository"):
         GitSource(tmp_path / "plain", "x")
+
+
+def test_a_renamed_page_is_recorded_as_renamed_not_removed(repo, index_dir, fake_embedder):
+    text = "# Restart\n\n## Steps\n\nRun `systemctl restart pgbouncer` on db-01 and check the pool with SHOW POOLS.\n"
+    commit(repo, {"docs/restart.md": text, "docs/other.md": "# Other\n\nother page\n"}, D2022)
+    first = run(repo, index_dir, fake_embedder)
+    assert first.documents_renamed == []
+    (repo / "runbooks").mkdir()
+    git(repo, "mv", "docs/restart.md", "runbooks/restart.md")
+    git(repo, "commit", "-q", "-m", "move", date=D2023)
+    second = run(repo, index_dir, fake_embedder)
+    assert second.documents_renamed == [{"from": "docs/restart.md", "to": "runbooks/restart.md"}]
+    assert second.documents_removed == []
+    with Store.open(index_dir) as st:
+        (r,) = st.renames("wiki")
+        assert (r["old_path"], r["new_path"], r["origin"], r["at"]) == (
+            "docs/restart.md", "runbooks/restart.md", "git", iso_z(D2023))
+        assert r["similarity"] == 100

@@ -498,5 +498,9 @@ def test_stale_wiki_copy_of_a_git_runbook_is_found_across_sources(tmp_path, real
     results = Guard(index, embedder=real_embedder).search("how do I restart pgbouncer", k=3)
     assert results and not [r for r in results if r.section["path"] == wiki_path and r.verdict == "ok"
                             and r.section["heading"] in {f.heading for f in stale}]
-    assert [(r.verdict, r.section["source"], r.section["heading"], r.replaced["path"], r.replaced["heading"])
-            for r in results if r.replaced] == [("ok", git_name, "Restart", wiki_path, "Restart")]
+    replaced = [(r.verdict, r.section["source"], r.section["heading"], r.replaced["path"], r.replaced["heading"])
+                for r in results if r.replaced]
+    # the stale Restart gives its place to the git page's; a section the copy repeats word for word (a
+    # duplicate, info) may give its place to the git page's too, never the other way round
+    assert ("ok", git_name, "Restart", wiki_path, "Restart") in replaced
+    assert all(v == "ok" and src == git_name and old == wiki_path and h == oh for v, src, h, old, oh in replaced)

@@ -21,7 +21,7 @@ from .embed import Embedder, check_model, embed_pending, get_embedder
 from .index import build_index
 from .lock import IndexLock
 from .model import Document, Section, stable_id
-from .parse import iter_sections
+from .parse import iter_sections, split_front_matter
 from .sources import SkipFile, Source, detect_kind, open_source
 from .store import Store
 
@@ -38,6 +38,7 @@ class CrawlSummary:
     documents: int = 0
     documents_changed: list[str] = field(default_factory=list)
     documents_removed: list[str] = field(default_factory=list)
+    documents_renamed: list[dict[str, str]] = field(default_factory=list)  # {"from", "to"}: not in documents_removed
     sections_new: int = 0
     sections_changed: int = 0
     sections_unchanged: int = 0
@@ -62,7 +63,8 @@ class CrawlSummary:
             "model": d["model"],
             "sources": d["sources"],
             "documents": {"total": self.documents, "changed": sorted(self.documents_changed),
-                          "removed": sorted(self.documents_removed)},
+                          "removed": sorted(self.documents_removed),
+                          "renamed": sorted(self.documents_renamed, key=lambda r: (r["from"], r["to"]))},
             "sections": {"new": self.sections_new, "changed": self.sections_changed,
                          "unchanged": self.sections_unchanged, "removed": self.sections_removed},
             "embedded": self.sections_embedded,
@@ -139,7 +141,7 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
             summary.sources.append({"name": src.name, "kind": src.kind, "root": src.root})
 
             t = time.perf_counter()
-            _import_history(store, src, max_level, summary, prog)
+            history_problems = _import_history(store, src, max_level, summary, prog, ts)
             timings["history"] = timings.get("history", 0) + time.perf_counter() - t
 
             t = time.perf_counter()
@@ -148,6 +150,7 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
             summary.pages_failed += scan.failed
             for path, msg in scan.warnings:
                 _warn(store, summary, crawl_id, src.name, path, msg)
+
             timings["scan"] = timings.get("scan", 0) + time.perf_counter() - t
 
             t = time.perf_counter()
@@ -186,11 +189,24 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
                         _save(store, doc, sections, ts, src.kind, summary)
                     prog("pages", n, len(todo))
             timings["pages"] = timings.get("pages", 0) + time.perf_counter() - t
+            warned = {w["path"] for w in summary.warnings if w["source"] == src.name}
+            for path, msg in history_problems.items():
+                if path not in warned:  # the current page's warning says it already
+                    _warn(store, summary, crawl_id, src.name, path, msg)
 
             removed_before = {p for p, (_, r) in known.items() if r is None}
+            # pages the source saw change address (http: redirect, canonical URL): renamed, not removed
+            renamed = sorted({(old, new) for old, new in scan.renames if old not in present and old in known})
+            for old, new in renamed:
+                store.record_rename(src.name, old, new, ts, origin=src.kind)
+            # git: the history import recorded the renames of the commits it read (git log -M)
+            gone = removed_before - present
+            renamed += sorted({(r["old_path"], r["new_path"]) for r in store.renames(src.name)
+                               if r["old_path"] in gone and r["new_path"] in present} - set(renamed))
             docs_removed, secs_removed = store.mark_removed(src.name, present, ts)
             summary.sections_removed += secs_removed
-            summary.documents_removed += sorted(removed_before - present)
+            summary.documents_renamed += [{"from": old, "to": new} for old, new in renamed if old in removed_before]
+            summary.documents_removed += sorted(removed_before - present - {old for old, _ in renamed})
             if scan.cache is not None:  # after the pages: a crawl killed before this refetches, nothing worse
                 store.replace_http_cache(src.name, scan.cache)
             store.set_source_commit(src.name, getattr(src, "head", None) or store.source(src.name)["last_commit"])
@@ -234,7 +250,7 @@ def _save(store: Store, doc: Document, sections: list[Section], ts: str, kind: s
     origin = "git" if kind == "git" and doc.provenance.timestamp_source == "git" else "crawl"
     summary.versions_added += store.apply_versions(
         doc.id, doc.source, doc.path, sections, doc.provenance.changed_at or ts,
-        doc.provenance.commit, doc.provenance.author, origin)
+        doc.provenance.commit, doc.provenance.author, origin, seen_at=ts)
     changes = store.save_document(doc, sections, ts)
     summary.documents += 1
     summary.documents_changed.append(doc.path)
@@ -244,12 +260,16 @@ def _save(store: Store, doc: Document, sections: list[Section], ts: str, kind: s
     summary.sections_removed += changes.removed
 
 
-def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSummary, prog: Progress) -> None:
+def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSummary, prog: Progress,
+                    ts: str) -> dict[str, str]:
+    """Import the source's history since the last crawl. Returns the past versions that could not
+    be read, one warning per page (the caller drops those the scan of the current page repeats)."""
+    problems: dict[str, str] = {}
     row = store.source(src.name)
     since = row["last_commit"] if row else None
     events, head = src.history(since)
     if head is None:
-        return
+        return problems
     key = f"history:{src.name}:{since}:{head}"
     done = int(store.get_meta(key) or 0)  # events already applied by a run that was killed
     n = 0
@@ -257,16 +277,28 @@ def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSum
         n += 1
         if n <= done:
             continue
+        p = ev.provenance
+        if ev.renamed_from:
+            store.record_rename(src.name, ev.renamed_from, ev.path, p.changed_at, p.commit, src.kind, ev.similarity)
+        if ev.problem:  # an unreadable past version: a warning for it, never the end of the crawl
+            problems.setdefault(ev.path, f"{ev.problem} (the version of commit {(p.commit or '?')[:10]}, "
+                                         f"{(p.changed_at or '?')[:10]}; the versions before and after it are kept)")
+            continue
         doc = Document(source=src.name, path=ev.path, kind="html" if ev.path.lower().endswith((".html", ".htm")) else "markdown",
                        text=ev.text or "", fingerprint="")
         sections = iter_sections(doc, max_level) if ev.text is not None else None
-        p = ev.provenance
+        if ev.text is not None and doc.kind == "markdown":
+            err = split_front_matter(ev.text)[2]
+            if err:  # the version is kept (its front matter is not used); the page gets one warning
+                problems.setdefault(ev.path, f"{ev.path}: {err}, in the version of commit {(p.commit or '?')[:10]} "
+                                             f"({(p.changed_at or '?')[:10]}); the version is kept without it")
         # the checkpoint is written in the same transaction as the versions it accounts for
         summary.versions_added += store.apply_versions(doc.id, src.name, ev.path, sections, p.changed_at,
-                                                       p.commit, p.author, "git", checkpoint=(key, n))
+                                                       p.commit, p.author, "git", checkpoint=(key, n), seen_at=ts)
         summary.history_events += 1
         if n % HISTORY_CHECKPOINT == 0:
             prog("history", n, 0)
     with store.transaction():
         store.db["sources"].update(src.name, {"last_commit": head})
         store.db.execute("delete from meta where key like ? and key != ?", [f"history:{src.name}:%", key])
+    return problems

@@ -219,3 +219,31 @@ def m004_http_cache(db: Database) -> None:
         pk=("source", "url"),
         foreign_keys=[("source", "sources", "name")],
     )
+
+
+@migrations()
+def m005_history_follows_text(db: Database) -> None:
+    # issue 9: a page renamed (git -M, an HTTP redirect or canonical URL) is one page under two
+    # names; a section moved to another page is one section that changed address. `renames` holds
+    # what the source itself says moved; the text-level links are derived from section_versions at
+    # check time (wikicheck.history), so they can always be recomputed from the store.
+    db["renames"].create(
+        {
+            "id": int,
+            "source": str,
+            "old_path": str,
+            "new_path": str,
+            "at": str,  # when the new name took over (commit time, or the crawl that saw it)
+            "commit": str,  # git: the commit of the rename; NULL elsewhere
+            "origin": str,  # git | http
+            "similarity": int,  # git's rename score (0-100); NULL where the source gives none
+        },
+        pk="id",
+        foreign_keys=[("source", "sources", "name")],
+    )
+    db["renames"].create_index(["source", "old_path", "new_path", "at"], unique=True)
+    db["renames"].create_index(["source", "new_path"])
+    # the crawl that observed a version open and close: for sources without commits (folders, http)
+    # "removed here and added there in the same crawl" is what "in the same commit" is for git
+    db["section_versions"].add_column("seen_at", str)
+    db["section_versions"].add_column("closed_at", str)

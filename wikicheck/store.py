@@ -249,11 +249,12 @@ class Store:
     def apply_versions(
         self, document_id: str, source: str, path: str, sections: list[Section] | None,
         valid_from: str | None, commit: str | None, author: str | None, origin: str,
-        checkpoint: tuple[str, int] | None = None,
+        checkpoint: tuple[str, int] | None = None, seen_at: str | None = None,
     ) -> int:
         """Record a new state of a page: close versions whose text changed or went away, open new ones.
 
-        `sections` None means the page was deleted. Returns the number of versions opened.
+        `sections` None means the page was deleted. `seen_at`: the crawl that observed the change
+        (sources without commits match moves by it). Returns the number of versions opened.
         """
         added = 0
         with self.transaction():
@@ -263,8 +264,8 @@ class Store:
                 s = present.get(sid)
                 if s is None or s.body_hash != row["body_hash"] or s.content_hash != row["content_hash"]:
                     self.db.execute(
-                        "update section_versions set valid_to = ?, ended_by_commit = ? where id = ?",
-                        [valid_from, commit, row["id"]])
+                        "update section_versions set valid_to = ?, ended_by_commit = ?, closed_at = ? where id = ?",
+                        [valid_from, commit, seen_at, row["id"]])
             for sid, s in present.items():
                 row = current.get(sid)
                 if row is not None and s.body_hash == row["body_hash"] and s.content_hash == row["content_hash"]:
@@ -274,6 +275,7 @@ class Store:
                     "heading_path": json.dumps(s.heading_path), "content_hash": s.content_hash,
                     "body_hash": s.body_hash, "text": s.text, "valid_from": valid_from, "valid_to": None,
                     "commit": commit, "author": author, "ended_by_commit": None, "origin": origin,
+                    "seen_at": seen_at, "closed_at": None,
                 })
                 added += 1
             if checkpoint:
@@ -282,8 +284,26 @@ class Store:
 
     def _close_open_versions(self, document_id: str, ts: str, commit: str | None) -> None:
         self.db.execute(
-            "update section_versions set valid_to = ?, ended_by_commit = ? where document_id = ? and valid_to is null",
-            [ts, commit, document_id])
+            "update section_versions set valid_to = ?, ended_by_commit = ?, closed_at = ? "
+            "where document_id = ? and valid_to is null",
+            [ts, commit, ts, document_id])
+
+    def record_rename(self, source: str, old_path: str, new_path: str, at: str | None,
+                      commit: str | None = None, origin: str = "git", similarity: int | None = None) -> None:
+        """The source says page `old_path` is now `new_path` (git rename, HTTP redirect or canonical URL).
+
+        Idempotent: the same rename seen again (a re-crawl, a history import resumed) is one row."""
+        if old_path == new_path:
+            return
+        with self.transaction():
+            self.db.execute(
+                "insert or ignore into renames (source, old_path, new_path, at, \"commit\", origin, similarity) "
+                "values (?, ?, ?, ?, ?, ?, ?)", [source, old_path, new_path, at or "", commit, origin, similarity])
+
+    def renames(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Every rename the sources reported, oldest first."""
+        where, params = ("where source = ?", [source]) if source else ("", [])
+        return list(self.db.query(f"select * from renames {where} order by at, id", params))
 
     def versions(self, section_id: str) -> list[dict[str, Any]]:
         return list(self.db.query(

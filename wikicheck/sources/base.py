@@ -39,6 +39,9 @@ class HistoryEvent:
     path: str
     text: str | None  # None: the page was deleted at this point
     provenance: Provenance
+    renamed_from: str | None = None  # the page's previous path, when the source says it was renamed
+    similarity: int | None = None  # the source's rename score (git: 0-100)
+    problem: str | None = None  # this version could not be read (the event is a warning, not a change)
 
 
 @dataclass
@@ -49,6 +52,10 @@ class ScanResult:
     # http: what this scan learnt per URL (validators, fingerprints, links); the crawler stores it
     # after the pages are saved and hands it back to the next scan
     cache: dict[str, dict[str, Any]] | None = None
+    # pages this scan saw change address, (old path, new path): an http page whose URL redirects or
+    # canonicalises elsewhere now, or that is gone while the same page appeared at a new URL. The crawler
+    # records each as a rename (Store.record_rename), and reports the old page renamed, not removed.
+    renames: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Source(Protocol):
@@ -118,7 +125,7 @@ def build_document(
     if kind == "markdown":
         meta, _, err = split_front_matter(text)
         if err:
-            warn(f"{path}: {err}; fix the YAML between the --- lines (the page is crawled without it)")
+            warn(f"{path}: {err}; fix the YAML between the --- lines")
     else:
         meta = html_metadata(text)
         title = meta.get("title")

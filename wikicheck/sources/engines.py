@@ -514,3 +514,19 @@ def extract(text: str, url: str) -> Extracted:
     page = ("<!DOCTYPE html>\n<html>\n<head>\n" + "\n".join(head) + "\n</head>\n<body>\n<main>\n"
             + h1 + inner + "\n</main>\n</body>\n</html>\n")
     return Extracted(engine.name, title, page, meta, canonical, links, extra)
+
+
+def with_canonical(page: str, canonical: str | None) -> str:
+    """A page extract() made, as it would read had the page declared `canonical` (None: no canonical link).
+
+    A page that moved to a new URL declares its new URL: this is how it read at its old one."""
+    head, sep, body = page.partition("\n</head>\n")
+    if not sep:
+        return page
+    lines = [ln for ln in head.split("\n") if not ln.startswith('<link rel="canonical" ')]
+    if canonical:
+        at = next((i for i, ln in enumerate(lines) if ln.startswith("<title>")), None)
+        if at is None:
+            at = next((i for i, ln in enumerate(lines) if ln == "<head>"), len(lines) - 1)
+        lines.insert(at + 1, f'<link rel="canonical" href="{htmllib.escape(canonical)}">')
+    return "\n".join(lines) + sep + body

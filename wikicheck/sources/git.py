@@ -201,9 +201,11 @@ class GitSource:
         return self._history_events(rng), self.head
 
     def _history_events(self, rng: list[str]) -> Iterator[HistoryEvent]:
-        out = _git(str(self.top), "log", "--reverse", "--no-renames", "--raw", "--no-abbrev",
+        # -M: a renamed page (also across a directory rename) is one page under two names, as `git log
+        # --follow` and `git blame` see it; the crawl records the rename instead of a removal
+        out = _git(str(self.top), "log", "--reverse", "-M", "--raw", "--no-abbrev",
                    "--format=%x00%H%x1f%ct%x1f%an <%ae>", *rng, "--", self.root)
-        events: list[tuple[int, int, str, str | None, Provenance]] = []
+        events: list[tuple[int, int, str, str | None, Provenance, str | None, int | None]] = []
         order = 0
         for chunk in out.split("\0"):
             if not chunk.strip():
@@ -214,26 +216,37 @@ class GitSource:
             for line in raw.split("\n"):
                 if not line.startswith(":"):
                     continue
-                meta, _, path = line.partition("\t")
+                meta, _, paths = line.partition("\t")
                 parts = meta.split()
                 new_blob, status = parts[3], parts[4]
+                names = paths.split("\t")
+                path, old_path = names[-1], (names[0] if len(names) == 2 else None)
+                score = int(status[1:]) if status[:1] in "RC" and status[1:].isdigit() else None
+                old_ok = old_path is not None and old_path.startswith(self.prefix) and bool(kind_of(old_path))
+                if status.startswith("R") and old_ok:
+                    # the old name ends here; the new name carries on from it (unless it is not a page)
+                    order += 1
+                    events.append((int(ct), order, old_path[len(self.prefix):], None, prov, None, None))  # type: ignore[index]
                 if not path.startswith(self.prefix) or not kind_of(path) or parts[1] == "120000":
                     continue
                 order += 1
                 blob = None if status.startswith("D") else new_blob
-                events.append((int(ct), order, path[len(self.prefix):], blob, prov))
+                renamed = old_path[len(self.prefix):] if status.startswith("R") and old_ok else None  # type: ignore[index]
+                events.append((int(ct), order, path[len(self.prefix):], blob, prov, renamed, score if renamed else None))
         # by date, and in git's order within a date, so each page's versions come out in sequence
         events.sort(key=lambda e: (e[0], e[1]))
         with _CatFile(str(self.top)) as cat:
-            for _, _, rel, blob, prov in events:
+            for _, _, rel, blob, prov, renamed, score in events:
                 text = None
                 if blob:
                     data = cat.read(blob)
                     try:
                         text = decode_page(rel, data, self.max_bytes) if data is not None else None
-                    except SkipFile:
+                    except SkipFile as e:
+                        # one unreadable past version (binary, not UTF-8, too large) costs that version only
+                        yield HistoryEvent(rel, None, prov, renamed, score, problem=str(e))
                         continue
-                yield HistoryEvent(rel, text, prov)
+                yield HistoryEvent(rel, text, prov, renamed, score)
 
 
 def _newest(lines: list[Provenance]) -> Provenance | None:

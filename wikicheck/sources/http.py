@@ -15,6 +15,14 @@ its url the canonical URL. A known page that answers 404 or 410 is left out of t
 the crawler marks it removed (its history stays). A page that fails for any other reason (timeout,
 5xx, too large) gets a warning, counts as failed, and keeps its last crawled version.
 
+A page that changes address keeps its history (issue 9): when a URL the last crawl knew as document
+path P now redirects to, or declares a canonical URL of, a page whose path is Q, or when P's URL is
+gone (404, 410) and the very same page (same extracted content, but for its canonical link) appeared
+at a new path Q in this crawl (through the sitemap or a link), the scan reports (P, Q) in
+ScanResult.renames, and the crawler records the rename instead of an unrelated removal. P is not
+renamed while any of its URLs still answers with it, nor to a page the last crawl knew already (a
+merge, or a deleted page sent to the home page), nor when several pages lead to one (a login page).
+
 Credentials come from the environment (WIKICHECK_HTTP_TOKEN, or WIKICHECK_HTTP_USER and
 WIKICHECK_HTTP_PASSWORD) or a netrc file, are sent to allowed hosts only, and are never stored or
 logged. A URL that carries credentials is refused.
@@ -34,7 +42,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 import zlib
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
@@ -46,7 +54,7 @@ from ..errors import SourceNotFound, WikicheckError
 from ..model import Document, Provenance
 from ..parse import html_metadata
 from .base import DEFAULT_MAX_BYTES, Candidate, HistoryEvent, ScanResult, SkipFile
-from .engines import Extracted, PageMeta, extract
+from .engines import Extracted, PageMeta, extract, with_canonical
 
 USER_AGENT = "wikicheck/0.1 (runbook crawler)"
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -54,6 +62,7 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 SMALL_BODY = 64 * 1024  # redirect and error bodies read to keep the connection, at most
 MAX_SITEMAPS = 50
 SITEMAP_MAX = 50_000_000  # the sitemap protocol's own limit
+MAX_MOVE_PAIRS = 20_000  # (gone page, new page) pairs compared for "the same page at a new URL", at most
 CREDENTIAL_HINT = ("set WIKICHECK_HTTP_TOKEN, or WIKICHECK_HTTP_USER and WIKICHECK_HTTP_PASSWORD, "
                    "or add the host to ~/.netrc")
 
@@ -566,7 +575,7 @@ class HttpSource:
                 if not text.strip():
                     return _Visit(url, hops, "failed", "skipped, the page is empty", 200)
                 page = extract(text, cur)
-                fp = "http:" + hashlib.sha1(page.html.encode("utf-8")).hexdigest()
+                fp = _fingerprint(page.html)
                 return _Visit(url, hops, "page", status=200, etag=etag, last_modified=lm, fingerprint=fp,
                               size=len(body), page=page)
         except _Failed as e:
@@ -636,6 +645,13 @@ class _Crawl:
         self.links: dict[str, list[str]] = {}  # URL of a page -> the in-scope links on it
         self.attempts = 0
         self.now = now_iso()
+        # pages that changed address: (old path, new path) from a redirect or a canonical link of a known URL;
+        # known pages that are gone (path -> their last cache row), and pages new this crawl, to pair a gone
+        # page with the same page at a new URL
+        self.known_paths = {r["path"] for r in known.values() if r.get("kind") == "page" and r.get("path")}
+        self.moved: set[tuple[str, str]] = set()
+        self.gone: dict[str, dict[str, Any]] = {}
+        self.fresh: dict[str, _Kept] = {}
 
     def run(self) -> None:
         start = self.src.start
@@ -698,6 +714,10 @@ class _Crawl:
                 links = [u for u in row.get("links") or [] if self.scope.allows(u)]
             self.cache[v.final] = row
             self.links[v.final] = links
+            for h in v.hops:  # a URL the last crawl knew as another page: that page moved here
+                old = self.known.get(h)
+                if old and old.get("kind") == "page" and old.get("path") and old["path"] != path:
+                    self.moved.add((old["path"], path))
             # the canonical URL is this page: never fetched on its own
             self.queued.add(doc_url)
             self.answered.add(doc_url)
@@ -708,8 +728,11 @@ class _Crawl:
                 return
             self.paths[path] = doc_url
             if v.outcome == "page":  # the page is in hand: load() builds the document from it
+                kept = _kept(v)
                 load: Callable[[Callable[[str], None]], Document] = partial(
-                    self.src._load_kept, path, doc_url, fp, _kept(v))
+                    self.src._load_kept, path, doc_url, fp, kept)
+                if self.known and path not in self.known_paths:
+                    self.fresh[path] = kept
             else:  # a 304: load() is only called when the store does not hold the page live
                 load = partial(self.src._load_again, path, doc_url, v.final, self.cache)
             self.result.candidates.append(Candidate(path, fp, load))
@@ -718,6 +741,10 @@ class _Crawl:
             self.resolved.update(v.hops)
         elif v.outcome == "gone":
             self.answered.update(v.hops)
+            for h in v.hops:
+                old = self.known.get(h)
+                if old and old.get("kind") == "page" and old.get("path") and old.get("fingerprint"):
+                    self.gone.setdefault(old["path"], old)
             if not any(self.known.get(h, {}).get("kind") == "page" for h in v.hops):
                 # a known page that is gone is reported as removed; a dead link gets a warning
                 self.warn(v.url, f"{v.url}: {v.message}" + (f" (linked from {ref})" if ref else ""))
@@ -786,3 +813,38 @@ class _Crawl:
         for url, links in self.links.items():
             if url in self.cache:
                 self.cache[url]["links"] = [u for u in links if u not in self.resolved and u not in pages]
+        # a page is renamed when none of its URLs answers with it any more, and only to a page new this crawl,
+        # one to one: a redirect to a page the site had already (a merge, or a deleted page sent to the home
+        # page) or of several pages to one (a login page) is a removal, and section history follows the text
+        moved = _one_to_one({(old, new) for old, new in self.moved
+                             if old not in self.paths and new not in self.known_paths})
+        moved |= self.same_page_elsewhere({old for old, _ in moved}, {new for _, new in moved})
+        self.result.renames = sorted(moved)
+
+    def same_page_elsewhere(self, renamed: set[str], targets: set[str]) -> set[tuple[str, str]]:
+        """(old path, new path) for each known page that is gone while exactly the same page, but for the
+        canonical link that names its new URL, appeared at one new path this crawl, and no other page did."""
+        gone = {p: row for p, row in self.gone.items() if p not in self.paths and p not in renamed}
+        fresh = {p: kept for p, kept in self.fresh.items() if p not in targets}
+        if not gone or not fresh or len(gone) * len(fresh) > MAX_MOVE_PAIRS:
+            return set()  # a site reorganised without redirects: section history (wikicheck.history) still follows the text
+        pairs: list[tuple[str, str]] = []
+        for new, kept in fresh.items():
+            html = zlib.decompress(kept.html_z).decode("utf-8")
+            bare = _fingerprint(with_canonical(html, None))
+            for old, row in gone.items():
+                # the page as it read at its old URL: with no canonical link, or one naming that URL
+                if row["fingerprint"] in (bare, _fingerprint(with_canonical(html, row.get("doc_url")))):
+                    pairs.append((old, new))
+        return _one_to_one(set(pairs))
+
+
+def _one_to_one(pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The pairs whose old path and new path are each in no other pair."""
+    olds, news = Counter(o for o, _ in pairs), Counter(n for _, n in pairs)
+    return {(o, n) for o, n in pairs if olds[o] == 1 and news[n] == 1}
+
+
+def _fingerprint(html: str) -> str:
+    """A page's fingerprint: the hash of what extract() made of it, so chrome that changes is not a change."""
+    return "http:" + hashlib.sha1(html.encode("utf-8")).hexdigest()
