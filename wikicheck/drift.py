@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .claims import ClaimDiff, _overlap, diff_claims, extract_claims, lexical_similarity, tokens
+from .history import HistoryOptions, SectionHistory
 from .store import Store
 
 
@@ -42,6 +43,7 @@ class DriftOptions:
     prose_change: float = 0.85  # below this lexical similarity, prose counts as changed (claims settled the direction)
     rewrite: float = 0.6  # below this, a prose rewrite counts on its own (dates settled the direction)
     min_conflicts: int = 2  # conflicting settings it takes to call two pages contradictory
+    move_window_days: float = 7.0  # text removed here and added there this close in time moved (wikicheck.history)
 
 
 @dataclass
@@ -70,6 +72,9 @@ _TITLE_STOP = {
     "alert", "alerts", "guide", "procedure", "procedures", "notes", "note", "page", "doc", "docs", "sop", "wiki",
     "copy", "old", "draft", "legacy", "archived", "deprecated", "team", "readme", "index", "faq",
 }
+# folders and file names that say where a page sits, not what it is about
+_PATH_STOP = {"services", "service", "teams", "runbooks", "alerts", "content", "pages", "docs", "readme", "index",
+              "wiki", "oncall", "playbooks", "playbook", "operator", "manual", "user", "guide", "src", "site"}
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -122,11 +127,13 @@ class Drift:
         self._by_body: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._by_doc_versions: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._past_titles: dict[str, set[str]] = defaultdict(set)
+        self._vrow: dict[int, dict[str, Any]] = {}
         for v in store.db.query(
-            "select id, section_id, document_id, path, heading_path, body_hash, valid_from, valid_to, \"commit\", author, "
-            "ended_by_commit from section_versions order by valid_from, id"
+            "select id, section_id, document_id, source, path, heading_path, body_hash, valid_from, valid_to, \"commit\", "
+            "author, ended_by_commit, seen_at, closed_at from section_versions order by valid_from, id"
         ):
             self._versions[v["section_id"]].append(v)
+            self._vrow[v["id"]] = v
             self._by_body[v["body_hash"]].append(v)
             self._by_doc_versions[v["document_id"]].append(v)
             if v["valid_to"] is not None:
@@ -134,6 +141,16 @@ class Drift:
                 if len(hp) == 1:
                     self._past_titles[v["document_id"]].add(hp[0])
         self._vtext: dict[int, str] = {}
+        # text-level history: renames, moves, splits and merges link a section to its earlier addresses
+        self.history = SectionHistory(
+            (v for vs in self._versions.values() for v in vs), store.renames(), self.vtext,
+            HistoryOptions(window_days=self.opt.move_window_days, near=self.opt.near_copy,
+                           min_tokens=self.opt.lineage_min_tokens))
+        self._ancestry: dict[str, set[int]] = {}
+        self._body_pages: dict[str, int] | None = None
+        self._live_by_body: dict[str, list[_Sec]] | None = None
+        self._words: dict[str, set[str]] = {}
+        self._chain: dict[str, list[dict[str, Any]]] = {}
         self._neigh: dict[str, list[tuple[str, float]]] | None = None
         self._pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] | None = None
         self._title_keys: dict[str, set[str]] = {}
@@ -142,25 +159,110 @@ class Drift:
     # ------------------------------------------------------------------ helpers
 
     def same_runbook(self, a: str, b: str) -> bool:
-        """Two pages are the same runbook when their titles match once team prefixes and tags are dropped."""
-        return bool(self._keys(a) & self._keys(b))
+        """Two pages are the same runbook when their titles match once team prefixes and tags are dropped.
 
-    def _keys(self, doc_id: str) -> set[str]:
+        A page's current title counts against the other's current or past titles (a copy keeps the
+        title of the version it was made from), never two past titles against each other (pages made
+        from one template share the template's first title). And a page that was made from the other
+        and then given a title of its own is a sibling of it, not a copy."""
+        ca, cb = self._keys(a), self._keys(b)
+        if ca & cb:
+            return True
+        if ca & self._keys(b, past=True) and not self._derived(b, a):
+            return True
+        if cb & self._keys(a, past=True) and not self._derived(a, b):
+            return True
+        return False
+
+    def siblings(self, a: str, b: str) -> bool:
+        """Pages named for different subjects that each describe their own: one README per service,
+        one page per alert. `services/checkout-api/README.md` speaks of checkout and never of
+        payments, `services/payments-api/README.md` the other way round: what their texts differ in
+        is their own names, so they are siblings of one template, not a copy and its source."""
+        pa, pb = self._path_words(a), self._path_words(b)
+        ida, idb = pa - pb, pb - pa
+        if not ida or not idb:
+            return False
+        wa, wb = self._page_words(a), self._page_words(b)
+        return bool(ida & wa) and not (ida & wb) and bool(idb & wb) and not (idb & wa)
+
+    def _doc_path(self, doc_id: str) -> str:
+        d = self.docs.get(doc_id)
+        if d is not None:
+            return str(d["path"])
+        vs = self._by_doc_versions.get(doc_id)
+        return str(vs[-1]["path"]) if vs else ""
+
+    def _path_words(self, doc_id: str) -> set[str]:
+        key = "path:" + doc_id
+        if key not in self._words:
+            path = self._doc_path(doc_id).rsplit(".", 1)[0]
+            self._words[key] = {w for w in title_words(re.sub(r"[/_.-]+", " ", path)) if len(w) > 2} - _PATH_STOP
+        return self._words[key]
+
+    def _page_words(self, doc_id: str) -> set[str]:
+        """Every word of a page as it is now (or, for a page that is gone, as it last was)."""
+        key = "text:" + doc_id
+        if key not in self._words:
+            live = self.by_doc.get(doc_id)
+            if live:
+                texts = [t.row["heading"] + "\n" + t.row["text"] for t in live]
+            else:
+                last: dict[str, dict[str, Any]] = {}
+                for v in self._by_doc_versions.get(doc_id, []):
+                    last[v["section_id"]] = v
+                texts = [" ".join(json.loads(v["heading_path"])) + "\n" + self.vtext(v["id"]) for v in last.values()]
+            words: set[str] = set()
+            for t in texts:
+                words |= title_words(t)
+            self._words[key] = words
+        return self._words[key]
+
+    def _keys(self, doc_id: str, past: bool = False) -> set[str]:
+        """Title keys of a page: its current title (and H1), or with `past` the titles it had before."""
         cache = self._title_keys
-        if doc_id not in cache:
+        ck = ("past:" if past else "") + doc_id
+        if ck not in cache:
             keys: set[str] = set()
-            d = self.docs.get(doc_id) or {}
-            if d.get("title"):
-                keys |= title_keys(str(d["title"]))
-            for s in self.by_doc.get(doc_id, []):
-                if s.row["level"] == 1:
-                    keys |= title_keys(str(s.row["heading"]))
-                    break
-            # every title the page has had: a copy keeps the title of the version it was made from
-            for hp in self._past_titles.get(doc_id, ()):
-                keys |= title_keys(hp)
-            cache[doc_id] = keys
-        return cache[doc_id]
+            if past:
+                for hp in self._past_titles.get(doc_id, ()):
+                    keys |= title_keys(hp)
+            else:
+                # a declared title (front matter, <title>) says which runbook this is; the H1 only
+                # when there is none (a page copied from another often keeps the other's H1)
+                d = self.docs.get(doc_id) or {}
+                if d.get("title"):
+                    keys |= title_keys(str(d["title"]))
+                else:
+                    for s in self.by_doc.get(doc_id, []):
+                        if s.row["level"] == 1:
+                            keys |= title_keys(str(s.row["heading"]))
+                            break
+            cache[ck] = keys
+        return cache[ck]
+
+    def _derived(self, x: str, y: str) -> bool:
+        """True when page `x` was made from page `y`: when `x` first appeared, some of its sections
+        said what `y`'s sections said at that moment (specific text, not a line of boilerplate)."""
+        xs = self._by_doc_versions.get(x, [])
+        if not xs:
+            return False
+        t0 = min(v["valid_from"] or "" for v in xs)
+        born = [v for v in xs if (v["valid_from"] or "") == t0]
+        # what `y` said just before: pages written in one commit are siblings, neither made from the other
+        then = [v for v in self._by_doc_versions.get(y, [])
+                if (v["valid_from"] or "") < t0 and (v["valid_to"] is None or v["valid_to"] >= t0)]
+        if not then:
+            return False
+        bodies = {v["body_hash"] for v in then}
+        for v in born:
+            text = self.vtext(v["id"])
+            if len(tokens(text)) < self.opt.lineage_min_tokens:
+                continue
+            if v["body_hash"] in bodies or any(lexical_similarity(text, self.vtext(w["id"])) >= self.opt.near_copy
+                                               for w in then):
+                return True
+        return False
 
     def title(self, doc_id: str) -> str:
         d = self.docs.get(doc_id) or {}
@@ -226,7 +328,7 @@ class Drift:
         """When the section last changed in substance: cosmetic edits (wording, notes, links) don't count."""
         if s.eff is not None:
             return s.eff
-        vs = self._versions.get(s.row["id"], [])
+        vs = self.chain(s.row["id"])
         if not vs:
             s.eff = s.row["changed_at"]
             return s.eff
@@ -240,6 +342,38 @@ class Drift:
             cur = prev
         s.eff = cur["valid_from"] or s.row["changed_at"]
         return s.eff
+
+    def ancestry(self, section_id: str) -> set[int]:
+        """Version ids of this section's text at its own and at its earlier addresses."""
+        if section_id not in self._ancestry:
+            self._ancestry[section_id] = self.history.ancestry(section_id)
+        return self._ancestry[section_id]
+
+    def chain(self, section_id: str) -> list[dict[str, Any]]:
+        """This section's versions, oldest first, preceded by those at its earlier addresses (a
+        renamed page, a moved section): one history, whatever the path was at the time."""
+        if section_id in self._chain:
+            return self._chain[section_id]
+        out: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        sid: str | None = section_id
+        upto: int | None = None
+        while sid is not None and sid not in seen:
+            seen.add(sid)
+            own = self._versions.get(sid, [])
+            if upto is not None:
+                own = own[: next((i + 1 for i, v in enumerate(own) if v["id"] == upto), len(own))]
+            out[:0] = own
+            sid = upto = None
+            if own:
+                first = self.history.v.get(own[0]["id"])
+                preds = [self.history.v[p] for p, how in (first.links_in if first else [])
+                         if how in ("rename", "same", "near")]
+                if preds:
+                    p = max(preds, key=lambda x: x.valid_to or "")
+                    sid, upto = p.section_id, p.id
+        self._chain[section_id] = out
+        return out
 
     def _evidence(self, old: _Sec, new: _Sec, diff: ClaimDiff, extra: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -336,23 +470,33 @@ class Drift:
         return self._by_doc_versions.get(doc_id, [])
 
     def _lineage_hit(self, s: _Sec, v: dict[str, Any], ntok: int) -> Hit | None:
-        origin = self.secs.get(v["section_id"])
-        vdoc = v["document_id"]
+        sid = s.row["id"]
+        anc = self.ancestry(sid)
+        if v["id"] in anc:
+            return None  # this section's own text at an earlier address: a rename, a move, a revert
         # a section that said this before the other one did is the original, not the copy
-        mine = [x["valid_from"] for x in self._versions.get(s.row["id"], []) if x["body_hash"] == s.row["body_hash"]]
-        if mine and v["valid_from"] and min(x or "" for x in mine) < v["valid_from"]:
+        mine = [self._vrow[x]["valid_from"] for x in anc if self._vrow[x]["body_hash"] == s.row["body_hash"]]
+        # (or at the same moment: one commit that gives two pages the same text is a shared edit)
+        if mine and v["valid_from"] and min(x or "" for x in mine) <= v["valid_from"]:
             return None
+        vdoc = v["document_id"]
+        if self.siblings(s.row["document_id"], vdoc):
+            return None  # one template's pages about their own subjects share its wording, not a copy
         same_page = self.same_runbook(s.row["document_id"], vdoc)
         exact = v["body_hash"] == s.row["body_hash"]
         # templated runbooks repeat short boilerplate sections; only a matching page or a long,
         # specific text makes equal text evidence of copying
         if not same_page and not (exact and ntok >= 3 * self.opt.lineage_min_tokens):
             return None
-        vpath = v["path"]
         since = v["valid_from"]
-        where = f"{vpath} §{' > '.join(json.loads(v['heading_path'])[-1:]) or '(top)'}"
+        where = f"{v['path']} §{' > '.join(json.loads(v['heading_path'])[-1:]) or '(top)'}"
+        # where that text lives now: its own section, or wherever a rename or a move took it
+        homes = [h for h, _ in self.history.homes(v["id"], set(self.secs)) if h != sid]
+        origin: _Sec | None = None
+        if homes:
+            origin = max((self.secs[h] for h in homes), key=lambda t: (self.cos(s, t), t.row["id"]))
         if v["valid_to"] is None:
-            if origin is None or origin.row["document_id"] != vdoc:
+            if origin is None or origin.row["id"] != v["section_id"]:
                 return None
             pair = (min(s.row["document_id"], vdoc), max(s.row["document_id"], vdoc))
             if pair in self.page_pairs():
@@ -369,7 +513,12 @@ class Drift:
                        key=origin.row["id"])
         if origin is None:
             origin = self._successor(v)
-        if origin is not None and origin.row["document_id"] == vdoc:
+        if origin is not None and origin.row["id"] != sid:
+            if origin.row["id"] != v["section_id"]:
+                moved = self.history.homes(v["id"], {origin.row["id"]})
+                where_now = f"{origin.row['path']} §{origin.row['heading'] or '(top)'}"
+                if moved and origin.row["document_id"] != vdoc:
+                    where = f"{where} (now {where_now})"
             cur_claims = self.claims(origin)
             d_src = diff_claims(extract_claims(self.vtext(v["id"])), cur_claims)
             d_me = diff_claims(self.claims(s), cur_claims)
@@ -381,20 +530,77 @@ class Drift:
             msg = (f"{'identical' if exact else 'nearly identical'} to {where} as of {_day(since)}"
                    f"{_commit(v['commit'])}; that section changed on {_day(v['valid_to'])}{_commit(v['ended_by_commit'])}"
                    f": {_summary(d_me)}")
-            ev = self._evidence(s, origin, d_me, {"match": "exact" if exact else "near", "source_version": _vjson(v)})
+            ev = self._evidence(s, origin, d_me, {"match": "exact" if exact else "near", "source_version": _vjson(v),
+                                                  "history": self._why_not_own(s, v)})
             return Hit("lineage", "superseded", s.row["id"], origin.row["id"], msg, ev, key=origin.row["id"])
-        # the section it was copied from is gone from its page (or the page is gone)
+        if origin is not None:
+            return None
+        # the text was deleted from its page (or the page was deleted), and went nowhere. That makes
+        # a copy obsolete only when it is a copy of that runbook: a section two runbooks share is not
+        # wrong for one of them because the other dropped it
+        if not same_page:
+            return None
+        # the same text elsewhere at HEAD: this is a duplicate of that live section, not obsolete
+        for t in self._live_with_text(s, v):
+            return Hit("lineage", "duplicate", sid, t.row["id"],
+                       f"{'identical' if exact else 'nearly identical'} to {t.row['path']} §{t.row['heading'] or '(top)'}, "
+                       f"which is current ({where} was removed on {_day(v['valid_to'])})",
+                       {"match": "exact" if exact else "near", "source_version": _vjson(v)}, key=t.row["id"])
         page = self.docs.get(vdoc)
         newer = None
         if page and page.get("removed_at") is None:
             best = max(self.by_doc.get(vdoc, []), key=lambda t: self.cos(s, t), default=None)
-            newer = best.row["id"] if best is not None else None
+            newer = best.row["id"] if best is not None and tokens(best.row["text"]) else None
         gone = "page was removed" if not page or page.get("removed_at") else "section was removed from its page"
         msg = (f"{'identical' if exact else 'nearly identical'} to {where} as of {_day(since)}{_commit(v['commit'])}; "
                f"that {gone} on {_day(v['valid_to'])}{_commit(v['ended_by_commit'])}")
         return Hit("lineage", "obsolete", s.row["id"], newer, msg,
-                   {"match": "exact" if exact else "near", "source_version": _vjson(v), "removed_at": v["valid_to"]},
+                   {"match": "exact" if exact else "near", "source_version": _vjson(v), "removed_at": v["valid_to"],
+                    "history": self._why_not_own(s, v)},
                    key=v["section_id"])
+
+    def _why_not_own(self, s: _Sec, v: dict[str, Any] | None, other: _Sec | None = None) -> dict[str, Any]:
+        """From the history: why the flagged text is not simply the current home of its own content.
+
+        Its own history (every address its text had: renames and moves included) never passes
+        through the other section, so the two are different sections; and the flagged one has
+        carried its text since before the other section last changed."""
+        mine = sorted((self._vrow[x] for x in self.ancestry(s.row["id"])), key=lambda x: (x["valid_from"] or "", x["id"]))
+        first = mine[0] if mine else None
+        earlier = sorted({self._vrow[x]["path"] for x in self.ancestry(s.row["id"])} - {s.row["path"]})
+        out: dict[str, Any] = {
+            "this_text_since": first["valid_from"] if first else s.row["changed_at"],
+            "this_text_first_commit": first["commit"] if first else None,
+            "earlier_addresses": earlier,
+        }
+        if v is not None:
+            out["other_version_ended"] = v["valid_to"]
+            out["reason"] = ("the other section said this and then changed; this section's text did not come "
+                             "here by a rename or a move of that section (no link in the history)")
+        elif other is not None:
+            out["other_changed"] = self.eff_date(other)
+            out["reason"] = ("the two pages are one runbook by title and share text, but neither page's history "
+                             "passes through the other: they are two copies, and this one is older")
+        return out
+
+    def _live_with_text(self, s: _Sec, v: dict[str, Any]) -> list[_Sec]:
+        """Live sections other than `s` (and other than its earlier addresses) that carry `v`'s text."""
+        if self._live_by_body is None:
+            self._live_by_body = defaultdict(list)
+            for t in self.secs.values():
+                self._live_by_body[t.row["body_hash"]].append(t)
+        out = [t for t in self._live_by_body.get(v["body_hash"], []) if t.row["id"] != s.row["id"]]
+        if out:
+            return out
+        text = None
+        for nid, sim in self.neighbours().get(s.row["id"], []):
+            if sim < self.opt.min_similarity:
+                continue
+            text = text if text is not None else self.vtext(v["id"])
+            t = self.secs[nid]
+            if lexical_similarity(text, t.row["text"]) >= self.opt.near_copy:
+                out.append(t)
+        return out
 
     def _successor(self, v: dict[str, Any]) -> _Sec | None:
         """The live section that took over a section id that is gone: same heading on the same page.
@@ -444,9 +650,42 @@ class Drift:
             smaller = min(len(self.by_doc[a]), len(self.by_doc[b]))
             if not smaller or len(aligned) / smaller < self.opt.min_aligned:
                 continue
+            if self._moved_between(a, b) or self.siblings(a, b):
+                continue  # text moved from one to the other, or two pages of one template about their own subjects
+            if not self._copy_evidence(a, b, aligned):
+                continue  # the same name and skeleton, but nothing says one's text came from the other
             pairs[(a, b)] = aligned
         self._pairs = pairs
         return pairs
+
+    def _moved_between(self, a: str, b: str) -> bool:
+        """True when text of one page moved to the other (a rename that left a stub behind, a
+        section moved across): the history links them, so neither is a stale copy of the other."""
+        for x, y in ((a, b), (b, a)):
+            theirs = {v["section_id"] for v in self._by_doc_versions.get(y, [])}
+            for s in self.by_doc.get(x, []):
+                if any(self._vrow[i]["section_id"] in theirs for i in self.ancestry(s.row["id"])):
+                    return True
+        return False
+
+    def _copy_evidence(self, a: str, b: str, aligned: list[tuple[_Sec, _Sec]]) -> bool:
+        """Evidence that one page's text came from the other, beyond a shared title and skeleton:
+        an aligned section that says the same specific thing on both (not boilerplate that many
+        pages repeat), or a history in which one page was made from the other."""
+        if self._body_pages is None:
+            docs: dict[str, set[str]] = defaultdict(set)
+            for t in self.secs.values():
+                docs[t.row["body_hash"]].add(t.row["document_id"])
+            self._body_pages = {h: len(d) for h, d in docs.items()}
+        for x, y in aligned:
+            if len(tokens(x.row["text"])) < self.opt.lineage_min_tokens or len(tokens(y.row["text"])) < self.opt.lineage_min_tokens:
+                continue
+            if x.row["body_hash"] == y.row["body_hash"]:
+                if self._body_pages.get(x.row["body_hash"], 0) <= 2:
+                    return True
+            elif lexical_similarity(x.row["text"], y.row["text"]) >= self.opt.near_copy:
+                return True
+        return self._derived(a, b) or self._derived(b, a)
 
     def _diverged(self, a: _Sec, b: _Sec) -> bool:
         """True when `a` once said what `b` says now, and moved away from it by its own later edits."""
@@ -552,7 +791,7 @@ class Drift:
                 msg = (f"superseded by {new.row['path']} §{new.row['heading'] or '(top)'} "
                        f"(changed {_day(self.eff_date(new))}; this copy {_day(self.eff_date(old))}): {_summary(dd)}")
                 ev = self._evidence(old, new, dd, {"match": "page copy", "lexical_similarity": round(lex, 3),
-                                                   "page_votes": abs(votes)})
+                                                   "page_votes": abs(votes), "history": self._why_not_own(old, None, new)})
                 out.append(Hit("superseded", "superseded", old.row["id"], new.row["id"], msg, ev, key=new.row["id"]))
         return out
 
@@ -584,7 +823,7 @@ class Drift:
                     if pair not in copies:
                         cand.add(pair)
         for a, b in sorted(cand):
-            if not self._same_topic(a, b):
+            if not self._same_topic(a, b) or self._moved_between(a, b) or self.siblings(a, b):
                 continue
             ea, eb = self._page_eff(a), self._page_eff(b)
             if not ea or not eb or _days_between(ea, eb) < max(self.opt.min_days_apart, 30):
@@ -607,7 +846,11 @@ class Drift:
                 msg = (f"contradicted by {new.row['path']} §{new.row['heading'] or '(top)'} "
                        f"(changed {_day(self.eff_date(new))}): {_summary(dd)}")
                 ev = self._evidence(old, new, dd, {"match": "same topic", "page_conflicts": len(conflicts),
-                                                   "similarity": round(self.cos(old, new), 3)})
+                                                   "similarity": round(self.cos(old, new), 3),
+                                                   "history": {**self._why_not_own(old, None, new), "reason": (
+                                                       "pages on one topic that disagree; neither page's history passes "
+                                                       "through the other (no rename or move links them), and this one "
+                                                       "changed in substance first")}})
                 out.append(Hit("contradicted", "contradicted", sid, new.row["id"], msg, ev, key=new.row["id"]))
         return out
 

@@ -1,0 +1,312 @@
+"""History that follows the text, not the path.
+
+A page renamed, a section moved to another page, a page split in two or two pages merged: in the
+store each of these ends some section versions at one address and opens others at another. This
+module links the two ends, so that the rules see one piece of text that changed address, not a
+section that vanished and a stranger that repeats it.
+
+A version ``v`` *continues as* a version ``w`` (a link ``v -> w``) when
+
+* the text left ``v``'s section: the section ended, or its next version says something else
+  (a small edit keeps the text at home; a copy made elsewhere at the same time is a copy, not a move);
+* the text is new in ``w``'s section: ``w`` is the section's first version, or its previous version
+  said something else (a page that already carried the text was a copy long before);
+* the two ends are one change: the same commit, the same crawl (sources without commits), or
+  within ``window_days`` of each other (a move done in two commits);
+* and they carry the same text: the same body, nearly the same words, or one contained in the
+  other (a split sends parts of a section away; a merge gathers sections into one).
+
+Renames the source reports itself (git's rename detection, an HTTP redirect or canonical URL)
+also link the old page's last versions to the new page's first ones by heading, even where the
+rename changed the text.
+
+Everything here is derived from ``section_versions`` and ``renames``: it can always be recomputed
+from the store, and nothing is written back.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from .claims import tokens
+from .dates import to_datetime
+
+
+@dataclass
+class HistoryOptions:
+    window_days: float = 7.0  # a move done in separate commits (or crawls) this far apart is still a move
+    near: float = 0.85  # lexical similarity for "the same text"
+    contained: float = 0.9  # share of the smaller text's words found in the larger: a split or a merge
+    min_tokens: int = 12  # below this many words, only the same body (or a reported rename) links
+    max_candidates: int = 400  # texts compared per departure outside its own commit (mass edits)
+
+
+@dataclass
+class _V:
+    id: int
+    section_id: str
+    document_id: str
+    source: str
+    path: str
+    heading_path: list[str]
+    body_hash: str
+    valid_from: str | None
+    valid_to: str | None
+    commit: str | None
+    ended_by_commit: str | None
+    seen_at: str | None
+    closed_at: str | None
+    t_from: float | None = None
+    t_to: float | None = None
+    prev: "_V | None" = None
+    next: "_V | None" = None
+    links_out: list[tuple[int, str]] = field(default_factory=list)  # (version id, how)
+    links_in: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _ts(s: str | None) -> float | None:
+    if not s:
+        return None
+    try:
+        return to_datetime(s).timestamp()
+    except ValueError:
+        return None
+
+
+def _norm(h: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", h.lower()).strip()
+
+
+class SectionHistory:
+    """The text-level history of every section in the store: moves, renames, splits and merges."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]], renames: Iterable[dict[str, Any]],
+                 text: Callable[[int], str], options: HistoryOptions | None = None):
+        self.opt = options or HistoryOptions()
+        self._text = text
+        self._tok: dict[int, Counter[str]] = {}
+        self.v: dict[int, _V] = {}
+        self.by_section: dict[str, list[_V]] = defaultdict(list)
+        for r in rows:
+            hp = r["heading_path"]
+            v = _V(int(r["id"]), r["section_id"], r["document_id"], r["source"], r["path"],
+                   json.loads(hp) if isinstance(hp, str) else list(hp or []), r["body_hash"],
+                   r["valid_from"], r["valid_to"], r.get("commit"), r.get("ended_by_commit"),
+                   r.get("seen_at"), r.get("closed_at"))
+            v.t_from, v.t_to = _ts(v.valid_from), _ts(v.valid_to)
+            self.v[v.id] = v
+            self.by_section[v.section_id].append(v)
+        for vs in self.by_section.values():
+            vs.sort(key=lambda x: (x.valid_from or "", x.id))
+            for a, b in zip(vs, vs[1:]):
+                a.next, b.prev = b, a
+        self.renames = list(renames)
+        self.links = 0
+        self._link()
+
+    # ------------------------------------------------------------------ text
+
+    def tokens(self, v: _V) -> Counter[str]:
+        if v.id not in self._tok:
+            self._tok[v.id] = Counter(tokens(self._text(v.id)))
+        return self._tok[v.id]
+
+    def same_text(self, a: _V, b: _V) -> bool:
+        if a.body_hash == b.body_hash:
+            return True
+        ta, tb = self.tokens(a), self.tokens(b)
+        na, nb = sum(ta.values()), sum(tb.values())
+        if not na or not nb or min(na, nb) / max(na, nb) < self.opt.near * 0.8:
+            return False
+        return 2 * sum((ta & tb).values()) / (na + nb) >= self.opt.near
+
+    def _carries(self, a: _V, b: _V) -> str | None:
+        """How `b` carries `a`'s text: "same", "near", "split" (b is a part of a), "merge" (a is a part of b)."""
+        if a.body_hash == b.body_hash:
+            return "same"
+        ta, tb = self.tokens(a), self.tokens(b)
+        na, nb = sum(ta.values()), sum(tb.values())
+        if min(na, nb) < self.opt.min_tokens:
+            return None
+        common = sum((ta & tb).values())
+        if 2 * common / (na + nb) >= self.opt.near:
+            return "near"
+        if nb < na and common / nb >= self.opt.contained:
+            return "split"
+        if na < nb and common / na >= self.opt.contained:
+            return "merge"
+        return None
+
+    # ------------------------------------------------------------------ linking
+
+    def _departs(self, v: _V) -> bool:
+        """The text of `v` left its section: the section ended or said something else next."""
+        if v.valid_to is None:
+            return False
+        return v.next is None or not self.same_text(v, v.next)
+
+    def _arrives(self, w: _V) -> bool:
+        """The text of `w` is new in its section."""
+        return w.prev is None or not self.same_text(w.prev, w)
+
+    def _close_in_time(self, v: _V, w: _V) -> bool:
+        if v.ended_by_commit and w.commit and v.ended_by_commit == w.commit:
+            return True
+        if v.closed_at and w.seen_at and v.closed_at == w.seen_at and not w.commit:
+            return True  # the same crawl of a source without commits
+        if v.t_to is None or w.t_from is None:
+            return False
+        return abs(w.t_from - v.t_to) <= self.opt.window_days * 86400
+
+    def _add(self, v: _V, w: _V, how: str) -> None:
+        if any(x == w.id for x, _ in v.links_out):
+            return
+        v.links_out.append((w.id, how))
+        w.links_in.append((v.id, how))
+        self.links += 1
+
+    def _link(self) -> None:
+        departs = [v for v in self.v.values() if self._departs(v)]
+        arrivals = [w for w in self.v.values() if self._arrives(w)]
+        # reported renames first: the old page's last versions go to the new page's first ones
+        self._link_renames()
+        by_commit: dict[str, list[_V]] = defaultdict(list)
+        by_seen: dict[str, list[_V]] = defaultdict(list)
+        by_body: dict[str, list[_V]] = defaultdict(list)
+        timed = sorted((w for w in arrivals if w.t_from is not None), key=lambda w: w.t_from or 0.0)
+        times = [w.t_from or 0.0 for w in timed]
+        for w in arrivals:
+            if w.commit:
+                by_commit[w.commit].append(w)
+            elif w.seen_at:
+                by_seen[w.seen_at].append(w)
+            by_body[w.body_hash].append(w)
+        win = self.opt.window_days * 86400
+        for v in departs:
+            if v.links_out:
+                continue  # a reported rename took care of it
+            cands: dict[int, _V] = {}
+            for w in by_body.get(v.body_hash, ()):
+                cands[w.id] = w
+            group = by_commit.get(v.ended_by_commit or "", ()) if v.ended_by_commit else by_seen.get(v.closed_at or "", ())
+            for w in group:
+                cands[w.id] = w
+            if v.t_to is not None:
+                lo = bisect.bisect_left(times, v.t_to - win)
+                hi = bisect.bisect_right(times, v.t_to + win)
+                if hi - lo <= self.opt.max_candidates:
+                    for w in timed[lo:hi]:
+                        cands[w.id] = w
+            for w in sorted(cands.values(), key=lambda x: x.id):
+                if w.section_id == v.section_id or w.source != v.source or not self._close_in_time(v, w):
+                    continue
+                how = self._carries(v, w)
+                if how:
+                    self._add(v, w, how)
+
+    def _link_renames(self) -> None:
+        by_doc: dict[tuple[str, str], list[_V]] = defaultdict(list)
+        for v in self.v.values():
+            by_doc[(v.source, v.path)].append(v)
+        for r in self.renames:
+            old = by_doc.get((r["source"], r["old_path"]), [])
+            new = by_doc.get((r["source"], r["new_path"]), [])
+            if not old or not new:
+                continue
+            at = r.get("at") or ""
+            # the old page's versions that the rename ended, and the new page's versions it opened
+            ends = [v for v in old if v.valid_to is not None and (not at or v.valid_to <= at or
+                                                                   (r.get("commit") and v.ended_by_commit == r.get("commit")))]
+            last: dict[str, _V] = {}
+            for v in ends:
+                if v.next is None or v.next.path != v.path or (v.next.valid_from or "") > at:
+                    cur = last.get(v.section_id)
+                    if cur is None or (v.valid_to or "") > (cur.valid_to or ""):
+                        last[v.section_id] = v
+            first: dict[str, _V] = {}
+            for w in new:
+                if w.prev is None:
+                    cur = first.get(w.section_id)
+                    if cur is None or (w.valid_from or "") < (cur.valid_from or ""):
+                        first[w.section_id] = w
+            if r.get("commit"):
+                last = {k: v for k, v in last.items() if v.ended_by_commit == r["commit"]} or last
+                first = {k: w for k, w in first.items() if w.commit == r["commit"]} or first
+            unmatched = list(first.values())
+            for v in sorted(last.values(), key=lambda x: x.id):
+                key = tuple(_norm(h) for h in v.heading_path[1:]) or ("",)
+                match = next((w for w in unmatched if (tuple(_norm(h) for h in w.heading_path[1:]) or ("",)) == key
+                              and len(w.heading_path) == len(v.heading_path)), None)
+                if match is None:
+                    match = next((w for w in unmatched if self._carries(v, w)), None)
+                if match is not None:
+                    unmatched.remove(match)
+                    self._add(v, match, "rename")
+
+    # ------------------------------------------------------------------ queries
+
+    def versions(self, section_id: str) -> list[_V]:
+        return self.by_section.get(section_id, [])
+
+    def ancestry(self, section_id: str) -> set[int]:
+        """Ids of every version whose text flowed into this section: its own versions, and before
+        them, through moves and renames, the versions at its earlier addresses."""
+        seen: set[int] = set()
+        stack = [v for v in self.by_section.get(section_id, [])]
+        while stack:
+            v = stack.pop()
+            if v.id in seen:
+                continue
+            seen.add(v.id)
+            for pid, _ in v.links_in:
+                p = self.v[pid]
+                # the predecessor, and its section's history up to it
+                x: _V | None = p
+                while x is not None:
+                    if x.id not in seen:
+                        stack.append(x)
+                    x = x.prev
+        return seen
+
+    def earlier_addresses(self, section_id: str) -> set[str]:
+        """Section ids this section's text lived under before (its own id excluded)."""
+        return {self.v[i].section_id for i in self.ancestry(section_id)} - {section_id}
+
+    def homes(self, version_id: int, live: set[str]) -> list[tuple[str, str]]:
+        """Where the text of a version lives now: [(live section id, how it got there)].
+
+        Follows the version's own section forward (its later versions are the same section), and
+        links out of it (moves, renames, splits, merges). Empty: the text was deleted."""
+        out: list[tuple[str, str]] = []
+        seen: set[int] = set()
+        start = self.v.get(version_id)
+        stack: list[tuple[_V, str]] = [(start, "same section")] if start else []
+        while stack:
+            v, how = stack.pop()
+            if v.id in seen:
+                continue
+            seen.add(v.id)
+            x: _V | None = v
+            while x is not None:
+                seen.add(x.id)
+                for wid, h in x.links_out:
+                    stack.append((self.v[wid], h if how == "same section" else how))
+                if x.next is None:
+                    break
+                x = x.next
+            assert x is not None
+            if x.valid_to is None and x.section_id in live and all(s != x.section_id for s, _ in out):
+                out.append((x.section_id, how))
+        return out
+
+    def link(self, a: int, b: int) -> str | None:
+        """How version `a` continues as version `b`, if it does."""
+        return next((h for w, h in self.v[a].links_out if w == b), None) if a in self.v else None
+
+
+__all__ = ["HistoryOptions", "SectionHistory"]
