@@ -95,6 +95,7 @@ class VectorIndex:
     def __init__(self, index: Any, manifest: Manifest):
         self.index = index
         self.manifest = manifest
+        self._excluded: tuple[Any, ...] | None = None  # (selector, the objects it points to) or None
 
     @classmethod
     def load(cls, store: Store, index_dir: str | Path, model_id: str, rebuild: bool = True) -> "VectorIndex":
@@ -116,12 +117,43 @@ class VectorIndex:
             faiss.downcast_index(index.index).hnsw.efSearch = HNSW_EF_SEARCH
         return cls(index, manifest)
 
+    def exclude(self, keys: Any) -> None:
+        """Leave these section keys out of every later search (the index itself keeps them).
+
+        The guard uses it for sections that have no text of their own (README, "What search returns"):
+        the index holds every live section, so that it stays what the store says it is and the check
+        can reuse it (Drift.neighbours), but retrieval never returns a heading without content."""
+        import faiss
+
+        arr = np.ascontiguousarray(np.fromiter((int(k) for k in keys), dtype="int64"))
+        if not len(arr):
+            self._excluded = None
+            return
+        batch = faiss.IDSelectorBatch(arr)
+        # the selectors are read-only during a search; SWIG does not keep `batch` alive for `sel`
+        self._excluded = (faiss.IDSelectorNot(batch), batch, arr)
+
+    def _params(self) -> Any:
+        """Per-call search parameters (faiss swaps the selector inside them during a search)."""
+        if self._excluded is None:
+            return None
+        import faiss
+
+        if "HNSW" in self.manifest.kind:
+            return faiss.SearchParametersHNSW(sel=self._excluded[0], efSearch=HNSW_EF_SEARCH)
+        return faiss.SearchParameters(sel=self._excluded[0])
+
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, keys), each of shape (len(vectors), k); missing hits have key -1."""
-        if self.index.ntotal == 0:
+        total = self.index.ntotal
+        if total == 0:
             n = len(vectors)
             return np.zeros((n, k), dtype="float32"), -np.ones((n, k), dtype="int64")
-        return self.index.search(np.ascontiguousarray(vectors, dtype="float32"), min(k, self.index.ntotal))
+        x = np.ascontiguousarray(vectors, dtype="float32")
+        params = self._params()
+        if params is None:
+            return self.index.search(x, min(k, total))
+        return self.index.search(x, min(k, total), params=params)  # left-out keys: padded with -1
 
     def reconstruct(self, key: int) -> np.ndarray:
         return self.index.reconstruct(int(key))

@@ -69,7 +69,8 @@ class Provenance(TypedDict):
 
 @with_config(_OPEN)
 class SearchResult(TypedDict):
-    """One result. ``replaces`` is the section id of the blocked section this one stands in for."""
+    """One result. ``replaces`` is the section id of the blocked section this one stands in for (it takes
+    that section's rank); ``out_of_order`` says why a result is not where its score would put it."""
 
     path: str
     heading: str
@@ -85,6 +86,9 @@ class SearchResult(TypedDict):
     replaces: str | None
     provenance: Provenance
     text: str
+    replaced: NotRequired[dict[str, Any] | None]
+    demoted: NotRequired[bool]
+    out_of_order: NotRequired[str | None]
 
 
 @with_config(_OPEN)
@@ -115,6 +119,8 @@ class ChunkVerdict(TypedDict):
     provenance: NotRequired[Provenance]
     similarity: NotRequired[float | None]
     version: NotRequired[dict[str, Any]]
+    whole_section: NotRequired[bool]
+    duplicate_of: NotRequired[int]
 
 
 @with_config(_OPEN)
@@ -136,8 +142,8 @@ class Chunk(TypedDict, total=False):
 INSTRUCTIONS = """\
 Runbooks go stale. Before acting on a runbook, get it through these tools:
 - search_runbooks finds sections and, with policy "block" (the default), replaces outdated ones by the
-  current section (marked `replaces`); every result has a verdict (ok, warn, block), the reasons and
-  where it came from (provenance).
+  current section (marked `replaces`, in the rank of the section it replaces); every result has a
+  verdict (ok, warn, block), the reasons and where it came from (provenance).
 - check_chunks checks text you already hold (from your own store or an earlier answer): a "block"
   verdict means do not follow it; `newer` names the section to use instead.
 """

@@ -11,20 +11,49 @@ def decide(guard: Guard, chunks: list[dict[str, Any]], policy: str) -> list[tupl
     """For each chunk: ("keep" | "replace" | "drop", annotation, replacement section or None).
 
     With policy "block", a blocked chunk is replaced by the newer section it points to (when that one
-    is not blocked itself), else dropped; "annotate" and "demote" keep everything.
+    is not blocked itself; a newer heading without text stands for its first subsection with text),
+    else dropped; "annotate" and "demote" keep every chunk. Under every policy a section is handed
+    over once: a chunk that holds the same section as an earlier chunk (``duplicate_of``), or a
+    replacement that is already in the list, is dropped.
     """
-    out = []
+    out: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+    held: set[str] = set()  # sections already in the list, whole
     for ann in guard.check_chunks(chunks):
         if ann["verdict"] != "block" or policy != "block":
+            if ann.get("duplicate_of") is not None or (_whole(ann) and ann["section_id"] in held):
+                out.append(("drop", ann, None))
+                continue
+            if _whole(ann):
+                held.add(ann["section_id"])
             out.append(("keep", ann, None))
             continue
-        newer = ann.get("newer")
-        sec = guard.by_id.get(newer["section_id"]) if newer else None
-        if sec is not None and guard.judge(sec)[0] != "block":
-            out.append(("replace", ann, sec))
+        rep = guard.follow_newer(ann.get("newer"))
+        if rep is not None and rep.section["id"] not in held:
+            held.add(rep.section["id"])
+            out.append(("replace", ann, rep.section))
         else:
             out.append(("drop", ann, None))
     return out
+
+
+def chunk_of(text: str | None, meta: dict[str, Any] | None) -> dict[str, Any]:
+    """A framework document as a chunk for Guard.check_chunks: its wikicheck ids and its path and
+    heading metadata when present (matched to the current section first), and its text."""
+    m = meta or {}
+    chunk: dict[str, Any] = {}
+    if m.get("section_id"):
+        chunk["section_id"] = m["section_id"]
+    if m.get("path") and isinstance(m["path"], str):
+        chunk["path"] = m["path"]
+        if isinstance(m.get("heading"), str) and m["heading"]:
+            chunk["heading"] = m["heading"]
+    if text:
+        chunk["text"] = text
+    return chunk or {"text": text or ""}
+
+
+def _whole(ann: dict[str, Any]) -> bool:
+    return bool(ann.get("whole_section") and ann.get("section_id"))
 
 
 def metadata(ann: dict[str, Any]) -> dict[str, Any]:

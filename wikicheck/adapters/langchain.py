@@ -20,7 +20,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from ..guard import Guard
-from ._chunks import decide, metadata, section_metadata
+from ._chunks import chunk_of, decide, metadata, section_metadata
 
 
 class WikicheckRetriever(BaseRetriever):
@@ -43,7 +43,9 @@ class WikicheckRetriever(BaseRetriever):
 class WikicheckCompressor(BaseDocumentCompressor):
     """Checks documents from any retriever against the wiki; blocked ones are replaced or dropped.
 
-    A document's ``metadata["section_id"]`` (or ``path`` + ``heading``) is used when present, else its text.
+    A document's ``metadata["section_id"]``, ``path`` and ``heading`` are used when present (the current
+    section first), and its text (a leading markdown heading is matched as the heading); a section is
+    returned once (a document that holds the same section as an earlier one is dropped).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -51,22 +53,12 @@ class WikicheckCompressor(BaseDocumentCompressor):
     policy: str = "block"
 
     def compress_documents(self, documents: Sequence[Document], query: str, callbacks: Callbacks = None) -> Sequence[Document]:
-        chunks: list[dict[str, Any]] = []
-        for d in documents:
-            m = d.metadata or {}
-            if m.get("section_id"):
-                chunks.append({"section_id": m["section_id"]})
-            elif m.get("path") and m.get("heading") is not None and not d.page_content:
-                chunks.append({"path": m["path"], "heading": m["heading"]})
-            else:
-                chunks.append({"text": d.page_content})
+        chunks: list[dict[str, Any]] = [chunk_of(d.page_content, d.metadata) for d in documents]
         out: list[Document] = []
-        seen: set[str] = set()
         for d, (action, ann, sec) in zip(documents, decide(self.guard, chunks, self.policy)):
             if action == "keep":
                 out.append(Document(page_content=d.page_content, metadata={**(d.metadata or {}), **metadata(ann)}))
-            elif action == "replace" and sec is not None and sec["id"] not in seen:
-                seen.add(sec["id"])
+            elif action == "replace" and sec is not None:
                 meta = section_metadata(sec, ann.get("section_id") or (d.metadata or {}).get("id"))
                 meta["wikicheck_replaced_reasons"] = metadata(ann)["wikicheck_reasons"]
                 out.append(Document(page_content=sec["text"], metadata=meta))

@@ -15,7 +15,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from ..guard import Guard
-from ._chunks import decide, metadata, section_metadata
+from ._chunks import chunk_of, decide, metadata, section_metadata
 
 
 class WikicheckNodePostprocessor(BaseNodePostprocessor):
@@ -30,23 +30,27 @@ class WikicheckNodePostprocessor(BaseNodePostprocessor):
         return "WikicheckNodePostprocessor"
 
     def _postprocess_nodes(self, nodes: list[NodeWithScore], query_bundle: Optional[QueryBundle] = None) -> list[NodeWithScore]:
-        chunks: list[dict[str, Any]] = []
-        for n in nodes:
-            m = n.node.metadata or {}
-            chunks.append({"section_id": m["section_id"]} if m.get("section_id") else {"text": n.node.get_content()})
+        chunks: list[dict[str, Any]] = [chunk_of(n.node.get_content(), n.node.metadata) for n in nodes]
         out: list[NodeWithScore] = []
-        seen: set[str] = set()
         for n, (action, ann, sec) in zip(nodes, decide(self.guard, chunks, self.policy)):
             if action == "keep":
                 n.node.metadata.update(metadata(ann))
                 out.append(n)
-            elif action == "replace" and sec is not None and sec["id"] not in seen:
-                seen.add(sec["id"])
+            elif action == "replace" and sec is not None:
                 meta = section_metadata(sec, ann.get("section_id") or n.node.node_id)
                 meta["wikicheck_replaced_reasons"] = metadata(ann)["wikicheck_reasons"]
+                # the replacement keeps the rank and the score of the node it replaces (wikicheck_replaces says so)
                 out.append(NodeWithScore(node=TextNode(text=sec["text"], id_=f"wikicheck:{sec['id']}", metadata=meta),
                                          score=n.score))
         if self.policy == "demote":
             rank = {"ok": 0, "warn": 1, "block": 2}
             out.sort(key=lambda x: rank.get(x.node.metadata.get("wikicheck_verdict", "ok"), 0))
+            lowest = float("inf")
+            for x in out:  # say so where the verdict, not the score, decided the order
+                moved = x.score is not None and lowest < x.score - 1e-6
+                if moved:
+                    x.node.metadata["wikicheck_out_of_order"] = (
+                        f"demoted ({x.node.metadata.get('wikicheck_verdict')}) below nodes with a better verdict")
+                if x.score is not None:
+                    lowest = min(lowest, x.score)
         return out

@@ -59,8 +59,11 @@ def search(
             typer.echo(f"{i}. [{tag}] {s['path']} §{s['heading'] or '(top)'}  score {r.score:.3f}  ({p}"
                        f"{', owner ' + r.owner if r.owner else ''})")
             if r.replaces:
-                old = guard.by_id.get(r.replaces) or {}
-                typer.echo(f"   replaces {old.get('path')} §{old.get('heading')}")
+                old = r.replaced or guard.by_id.get(r.replaces) or {}
+                was = f" (score {old['score']:.3f}, {old['verdict']})" if old.get("score") is not None else ""
+                typer.echo(f"   replaces {old.get('path')} §{old.get('heading') or '(top)'}{was}")
+            if r.out_of_order:
+                typer.echo(f"   out of score order: {r.out_of_order}")
             for reason in r.reasons[:3]:
                 typer.echo(f"   {reason['level']}: {reason['message']}")
             if r.newer and r.verdict != "ok":
