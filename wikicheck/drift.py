@@ -78,9 +78,12 @@ _PATH_STOP = {"services", "service", "teams", "runbooks", "alerts", "content", "
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
+_WORD = re.compile(r"[0-9]+(?:\.[0-9]+)+|[A-Za-z0-9]+")  # a version ("2.1", "v2.5") is one word
+
+
 def title_words(title: str) -> set[str]:
     words = set()
-    for w in re.findall(r"[A-Za-z0-9]+", _CAMEL.sub(" ", title or "")):
+    for w in _WORD.findall(_CAMEL.sub(" ", title or "")):
         w = w.lower()
         if len(w) > 1 and w not in _TITLE_STOP:
             words.add(w[:-1] if len(w) > 4 and w.endswith("s") else w)
@@ -480,8 +483,7 @@ class Drift:
         if mine and v["valid_from"] and min(x or "" for x in mine) <= v["valid_from"]:
             return None
         vdoc = v["document_id"]
-        if self.siblings(s.row["document_id"], vdoc):
-            return None  # one template's pages about their own subjects share its wording, not a copy
+        siblings = self.siblings(s.row["document_id"], vdoc)
         same_page = self.same_runbook(s.row["document_id"], vdoc)
         exact = v["body_hash"] == s.row["body_hash"]
         # templated runbooks repeat short boilerplate sections; only a matching page or a long,
@@ -511,6 +513,10 @@ class Drift:
                        f"{'identical' if exact else 'nearly identical'} to {where}, which is current",
                        {"match": "exact" if exact else "near", "source_version": _vjson(v)}, level=None,
                        key=origin.row["id"])
+        if siblings:
+            # pages of one template about their own subjects: the other page moving on says nothing
+            # about this one (a word-for-word copy of a current section above is still a duplicate)
+            return None
         if origin is None:
             origin = self._successor(v)
         if origin is not None and origin.row["id"] != sid:
@@ -877,7 +883,10 @@ class Drift:
             if key[0] == "instruction":
                 for oc, os_ in po[key]:
                     for nc, ns in pn[key]:
-                        if oc.key != nc.key and _overlap(oc.value, nc.value) >= 0.6:
+                        # across two pages: opposite polarity about the same thing (three or more
+                        # content words in common, most of the shorter sentence)
+                        if oc.key != nc.key and _overlap(oc.value, nc.value) >= 0.6 and _shared(oc.value, nc.value) >= max(
+                                3, 0.4 * max(len(oc.value.split()), len(nc.value.split()))):
                             out.append((oc, nc, os_, ns))
                 continue
             ov = {c.value for c, _ in po[key]}
@@ -894,12 +903,32 @@ def _contradiction(a, b) -> bool:  # type: ignore[no-untyped-def]
     """Conflicting values that are a real disagreement, not two unrelated settings."""
     if a.type == "flag":
         flag = a.key.split()[-1]
+        # a file the reader supplies (`--cert /path/to/cert.pem`, `--config ./my-cm.yaml`) is an
+        # example argument, not a setting two pages can disagree on
+        if _FILE_ARG.search(_arg(a.value)) or _FILE_ARG.search(_arg(b.value)):
+            return False
+        # nor is a name the reader picks (`--recipient slack:my-channel`): settings are numbers,
+        # durations, sizes, versions or switches
+        if not (_SETTING.search(_arg(a.value)) and _SETTING.search(_arg(b.value))):
+            return False
         return flag.startswith("--") and len(flag) > 4 and " " in a.key
     if a.type == "quantity":
         return bool(a.key) and a.key not in _UNIT_KEYS
     return a.type in ("port", "instruction")
 
 
+def _arg(value: object) -> str:
+    """The value given to a flag: the last word of `prog --flag value`."""
+    parts = str(value).split()
+    return parts[-1] if parts else ""
+
+
+def _shared(a: str, b: str) -> int:
+    return len(set(str(a).split()) & set(str(b).split()))
+
+
+_SETTING = re.compile(r"\d|^(true|false|yes|no|on|off|enabled?|disabled?|always|never|none)$", re.I)
+_FILE_ARG = re.compile(r"/|\\|\.[A-Za-z][A-Za-z0-9]{0,4}$|^<.*>$")
 _UNIT_KEYS = {"ms", "s", "m", "h", "d", "w", "%", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "bytes"}
 
 
