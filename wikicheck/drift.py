@@ -153,6 +153,7 @@ class Drift:
         self._body_pages: dict[str, int] | None = None
         self._live_by_body: dict[str, list[_Sec]] | None = None
         self._words: dict[str, set[str]] = {}
+        self._origins: dict[str, str | None] = {}
         self._chain: dict[str, list[dict[str, Any]]] = {}
         self._neigh: dict[str, list[tuple[str, float]]] | None = None
         self._pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] | None = None
@@ -237,12 +238,37 @@ class Drift:
                 if d.get("title"):
                     keys |= title_keys(str(d["title"]))
                 else:
-                    for s in self.by_doc.get(doc_id, []):
-                        if s.row["level"] == 1:
-                            keys |= title_keys(str(s.row["heading"]))
-                            break
+                    head = self._title_section(doc_id)
+                    if head is not None:
+                        keys |= title_keys(str(head.row["heading"]))
             cache[ck] = keys
         return cache[ck]
+
+    def _origin(self, x: str) -> str | None:
+        """The page `x` was made from, when its history says so: at its first commit, sections of
+        specific text (two or more, or all it had) said word for word what another page said just
+        before. None when no page did (or the page was written on its own)."""
+        if x in self._origins:
+            return self._origins[x]
+        xs = self._by_doc_versions.get(x, [])
+        found: str | None = None
+        if xs:
+            t0 = min(v["valid_from"] or "" for v in xs)
+            born = [v for v in xs if (v["valid_from"] or "") == t0
+                    and len(tokens(self.vtext(v["id"]))) >= self.opt.lineage_min_tokens]
+            votes: dict[str, int] = defaultdict(int)
+            for v in born:
+                docs = {w["document_id"] for w in self._by_body.get(v["body_hash"], [])
+                        if w["document_id"] != x and (w["valid_from"] or "") < t0
+                        and (w["valid_to"] is None or w["valid_to"] >= t0)}
+                if len(docs) == 1:  # text many pages said is no one page's
+                    votes[docs.pop()] += 1
+            if votes:
+                doc, n = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
+                if n >= 2 or n == len(born):
+                    found = doc
+        self._origins[x] = found
+        return found
 
     def _derived(self, x: str, y: str) -> bool:
         """True when page `x` was made from page `y`: when `x` first appeared, some of its sections
@@ -267,13 +293,23 @@ class Drift:
                 return True
         return False
 
+    def _title_section(self, doc_id: str) -> _Sec | None:
+        """The section whose heading is the page's title: its H1, or on a page without one (docs
+        sites that render the title from front matter or start at ##) its first top-level heading."""
+        secs = [t for t in self.by_doc.get(doc_id, []) if t.row["level"] >= 1 and t.row["heading"]]
+        if not secs:
+            return None
+        top = min(t.row["level"] for t in secs)
+        first = min(secs, key=lambda t: t.row["line_start"])
+        return first if first.row["level"] == top else None
+
     def title(self, doc_id: str) -> str:
         d = self.docs.get(doc_id) or {}
         if d.get("title"):
             return str(d["title"])
-        for s in self.by_doc.get(doc_id, []):
-            if s.row["level"] == 1:
-                return str(s.row["heading"])
+        head = self._title_section(doc_id)
+        if head is not None:
+            return str(head.row["heading"])
         return re.sub(r"[-_]", " ", str(d.get("path", "")).rsplit("/", 1)[-1].rsplit(".", 1)[0])
 
     def vtext(self, vid: int) -> str:
@@ -450,7 +486,7 @@ class Drift:
                 for v in self._doc_versions(d):
                     if v["section_id"] not in live_ids and v["id"] not in cands:
                         cands[v["id"]] = (v, -1.0)
-            best: tuple[float, dict[str, Any]] | None = None
+            scored: list[tuple[float, dict[str, Any]]] = []
             my_claims = self.claims(s)
             for vid, (v, lex) in cands.items():
                 if lex < 0:
@@ -458,15 +494,17 @@ class Drift:
                     if lex < self.opt.near_copy:
                         continue
                 d = diff_claims(my_claims, extract_claims(self.vtext(vid)))
-                score = lex - 0.05 * (len(d.old_only) + len(d.new_only) + 2 * len(d.conflicts))
-                if best is None or score > best[0] or (score == best[0] and (v["valid_from"] or "") > (best[1]["valid_from"] or "")):
-                    best = (score, v)
-            if best is None:
+                scored.append((lex - 0.05 * (len(d.old_only) + len(d.new_only) + 2 * len(d.conflicts)), v))
+            if not scored:
                 continue
-            v = best[1]
-            hit = self._lineage_hit(s, v, ntok)
-            if hit:
-                out.append(hit)
+            # the closest texts; several can tie (the source and other copies of it say the same):
+            # judge each, and keep the strongest verdict (a copy of a text that changed at its source
+            # is stale whatever other copies of it exist)
+            top = max(sc for sc, _ in scored)
+            ties = sorted((x for x in scored if x[0] >= top - 1e-9), key=lambda x: (x[1]["valid_from"] or "", x[1]["id"]))
+            found = [h for h in (self._lineage_hit(s, v, ntok) for _, v in ties) if h is not None]
+            if found:
+                out.append(min(found, key=lambda h: _STRENGTH.get(h.kind, 9)))
         return out
 
     def _doc_versions(self, doc_id: str) -> list[dict[str, Any]]:
@@ -528,7 +566,12 @@ class Drift:
             cur_claims = self.claims(origin)
             d_src = diff_claims(extract_claims(self.vtext(v["id"])), cur_claims)
             d_me = diff_claims(self.claims(s), cur_claims)
-            if not (d_src.substantive and d_me.substantive):
+            # the history shows a copy of an older text; the source then changed a command, a value
+            # or a setting, or was rewritten beyond a near copy of what it said (a new procedure in
+            # prose is still a new procedure)
+            rewritten = (lexical_similarity(self.vtext(v["id"]), origin.row["text"]) < self.opt.near_copy
+                         and lexical_similarity(s.row["text"], origin.row["text"]) < self.opt.near_copy)
+            if not ((d_src.substantive and d_me.substantive) or rewritten):
                 return Hit("lineage", "duplicate", s.row["id"], origin.row["id"],
                            f"copy of an older wording of {where}; it changed on {_day(v['valid_to'])} in wording only",
                            {"match": "exact" if exact else "near", "source_version": _vjson(v),
@@ -658,6 +701,11 @@ class Drift:
                 continue
             if self._moved_between(a, b) or self.siblings(a, b):
                 continue  # text moved from one to the other, or two pages of one template about their own subjects
+            oa, ob = self._origin(a), self._origin(b)
+            if (oa is not None and oa != b and ob != oa) or (ob is not None and ob != a and oa != ob):
+                # a page the history shows was made from a third page answers to that page, not to
+                # another page with the same title (that pair, with its source, is judged on its own)
+                continue
             if not self._copy_evidence(a, b, aligned):
                 continue  # the same name and skeleton, but nothing says one's text came from the other
             pairs[(a, b)] = aligned
@@ -930,6 +978,9 @@ def _shared(a: str, b: str) -> int:
 _SETTING = re.compile(r"\d|^(true|false|yes|no|on|off|enabled?|disabled?|always|never|none)$", re.I)
 _FILE_ARG = re.compile(r"/|\\|\.[A-Za-z][A-Za-z0-9]{0,4}$|^<.*>$")
 _UNIT_KEYS = {"ms", "s", "m", "h", "d", "w", "%", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "bytes"}
+
+
+_STRENGTH = {"superseded": 0, "obsolete": 1, "duplicate": 2}
 
 
 def _vjson(v: dict[str, Any]) -> dict[str, Any]:

@@ -78,3 +78,12 @@ def test_statuses_option(tmp_path):
     assert of(crawl_check(wiki, tmp_path / "idx"), "WC205") == []
     res = crawl_check(wiki, tmp_path / "idx2", {"rules": {"deprecated": {"statuses": ["sunset"]}}})
     assert [f.message for f in of(res, "WC205")] == ["page is marked deprecated (status: sunset)"]
+
+
+def test_a_sub_heading_about_a_deprecated_flag_is_not_a_banner():
+    from wikicheck.rules.wc205_deprecated import BANNER, _SUBHEADING
+
+    line = "### Deprecated --self-heal-backoff-cooldown-seconds flag"
+    assert _SUBHEADING.match(line)
+    assert not BANNER.search("Deprecated --self-heal-backoff-cooldown-seconds flag")
+    assert BANNER.search("> **DEPRECATED**: use the new runbook") and BANNER.search("# Deprecated - old runbook")

@@ -28,13 +28,14 @@ AGE_RULE = False
 # or says it of the page itself ("This page is outdated"); "if the token is no longer valid" or "the
 # cron job was replaced by a CronJob" in ordinary prose is not one.
 BANNER = re.compile(
-    r"^\W*(?:\*\*|__)?\s*(?:(?:deprecated|obsolete|archived|outdated)(?:\*\*|__)?\s*(?:[:!.(\-\u2013\u2014]|$)|"
+    r"^\W*(?:\*\*|__)?\s*(?:(?:deprecated|obsolete|archived|outdated)(?:\*\*|__)?\s*(?:[:!.(\u2013\u2014]|-(?!-)|$)|"
     r"no longer (?:maintained|valid|accurate)\b|(?:superseded|replaced) by\b)|"
     r"\bthis (?:page|document|runbook|procedure|guide) (?:is|has been) (?:now )?"
     r"(?:outdated|deprecated|obsolete|archived|superseded|replaced|no longer (?:maintained|valid|accurate|used))",
     re.I,
 )
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_SUBHEADING = re.compile(r"^\s{0,3}#{2,6}\s")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)|href=[\"']([^\"']+)[\"']")
 
 
@@ -60,7 +61,8 @@ def check(doc: dict[str, Any], options: dict[str, Any], ctx: Any) -> Iterator[Ru
                 if f and (fence is None or (f.group(1)[0] == fence[0] and len(f.group(1)) >= len(fence))):
                     fence = None if fence else f.group(1)
                 continue
-            if BANNER.search(line) and not line.startswith("    "):
+            # a sub-heading names a thing ("### Deprecated --foo flag" in upgrade notes), not the page
+            if BANNER.search(line) and not line.startswith("    ") and not _SUBHEADING.match(line):
                 banner_line, banner = start + i + 1, line.strip()
                 break
         if banner:
