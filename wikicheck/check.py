@@ -321,6 +321,7 @@ def run_checks(store: Store, config: Config | None = None, *, now: dt.datetime |
         min_conflicts=policies.rule_options("WC202", "")["min-conflicts"],
         near_copy=policies.rule_options("WC203", "")["near-copy"],
         lineage_min_tokens=policies.rule_options("WC203", "")["min-tokens"],
+        move_window_days=policies.rule_options("WC203", "")["move-window-days"],
     )
     hits: list[tuple[Rule, RuleHit]] = []
     for code, rule in RULES.items():
