@@ -428,3 +428,27 @@ def test_real_model_restart_pgbouncer(sample_guard):
     # an agent's chunk as markdown, heading first: the canonical section, exactly
     (res,) = sample_guard.check_chunks([{"text": "## Restart\n\n" + first.section["text"]}])
     assert (res["match"], res["path"], res["verdict"]) == ("exact", CANONICAL, "ok")
+
+
+SHARED_STEP = ("Before any maintenance on a shared database, announce it in the db-oncall channel, create a "
+               "change record with the expected impact, silence the replication lag alert for the window and make "
+               "sure the on-call engineer of every consuming team acknowledged the announcement.")
+
+
+def test_a_step_two_runbooks_share_is_not_handed_over_to_the_other_runbook(tmp_path):
+    """The same paragraph on two different runbooks is a duplicate (info) for the owners, but the guard
+    keeps each runbook's own section: an agent asking about the reindex must not be sent to the vacuum."""
+    wiki = make_wiki(tmp_path / "wiki", {
+        "db/vacuum.md": md("updated: 2025-01-10", f"# Vacuum the orders database\n\n## Before you start\n\n{SHARED_STEP}\n"),
+        "db/reindex.md": md("updated: 2025-09-10", f"# Reindex the ledger tables\n\n## Before you start\n\n{SHARED_STEP}\n"),
+    })
+    index = tmp_path / "index"
+    res = crawl_check(wiki, index, embedder=get_embedder(MODEL), record=True)
+    (dup,) = [f for f in res.findings if f.rule == "WC204"]
+    assert (dup.path, dup.level, dup.evidence["same_runbook"]) == ("db/reindex.md", "info", False)
+    guard = Guard(index, embedder=get_embedder(MODEL), config=GuardConfig(record_events=False))
+    try:
+        got = [(r.section["path"], r.replaces) for r in guard.search("Reindex the ledger tables: Before you start", k=2)]
+    finally:
+        guard.close()
+    assert ("db/reindex.md", None) in got, got

@@ -547,9 +547,12 @@ class Drift:
                 return None
             if diff_claims(self.claims(s), self.claims(origin)).substantive:
                 return None
+            # the same text on another runbook (a step two runbooks share): a fact for the owners, but
+            # not a reason to hand an agent the other runbook in its place
             return Hit("lineage", "duplicate", s.row["id"], origin.row["id"],
                        f"{'identical' if exact else 'nearly identical'} to {where}, which is current",
-                       {"match": "exact" if exact else "near", "source_version": _vjson(v)}, level=None,
+                       {"match": "exact" if exact else "near", "source_version": _vjson(v),
+                        "same_runbook": bool(same_page and not siblings)}, level=None,
                        key=origin.row["id"])
         if siblings:
             # pages of one template about their own subjects: the other page moving on says nothing
