@@ -258,6 +258,9 @@ class Drift:
                     and len(tokens(self.vtext(v["id"]))) >= self.opt.lineage_min_tokens]
             votes: dict[str, int] = defaultdict(int)
             for v in born:
+                hv = self.history.v.get(v["id"])
+                if hv is not None and hv.links_in:
+                    continue  # the text moved here (a rename, a move): the page's own earlier address
                 docs = {w["document_id"] for w in self._by_body.get(v["body_hash"], [])
                         if w["document_id"] != x and (w["valid_from"] or "") < t0
                         and (w["valid_to"] is None or w["valid_to"] >= t0)}
