@@ -180,12 +180,14 @@ class SectionHistory:
         by_body: dict[str, list[_V]] = defaultdict(list)
         timed = sorted((w for w in arrivals if w.t_from is not None), key=lambda w: w.t_from or 0.0)
         times = [w.t_from or 0.0 for w in timed]
+        by_head: dict[tuple[str, str], list[_V]] = defaultdict(list)
         for w in arrivals:
             if w.commit:
                 by_commit[w.commit].append(w)
             elif w.seen_at:
                 by_seen[w.seen_at].append(w)
             by_body[w.body_hash].append(w)
+            by_head[(w.commit or w.seen_at or "", _norm(w.heading_path[-1]) if w.heading_path else "")].append(w)
         win = self.opt.window_days * 86400
         for v in departs:
             if v.links_out:
@@ -194,6 +196,10 @@ class SectionHistory:
             for w in by_body.get(v.body_hash, ()):
                 cands[w.id] = w
             group = by_commit.get(v.ended_by_commit or "", ()) if v.ended_by_commit else by_seen.get(v.closed_at or "", ())
+            if len(group) > self.opt.max_candidates:
+                # a mass change (a migration, a reformat of every page): compare by heading, not all pairs
+                head = _norm(v.heading_path[-1]) if v.heading_path else ""
+                group = by_head.get((v.ended_by_commit or v.closed_at or "", head), ())
             for w in group:
                 cands[w.id] = w
             if v.t_to is not None:
