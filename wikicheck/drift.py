@@ -154,6 +154,7 @@ class Drift:
         self._live_by_body: dict[str, list[_Sec]] | None = None
         self._words: dict[str, set[str]] = {}
         self._origins: dict[str, str | None] = {}
+        self._made_from: dict[tuple[str, str], str] = {}  # page pair -> the page the other was made from
         self._chain: dict[str, list[dict[str, Any]]] = {}
         self._neigh: dict[str, list[tuple[str, float]]] | None = None
         self._pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] | None = None
@@ -267,8 +268,11 @@ class Drift:
                 if len(docs) == 1:  # text many pages said is no one page's
                     votes[docs.pop()] += 1
             if votes:
+                # a copy is made whole: (nearly) every section it was born with said what the source
+                # said; a page written anew that repeats some sections of another (a migration of the
+                # current text next to an old copy) was not made from it
                 doc, n = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
-                if n >= 2 or n == len(born):
+                if n >= 0.8 * len(born):
                     found = doc
         self._origins[x] = found
         return found
@@ -518,9 +522,19 @@ class Drift:
         anc = self.ancestry(sid)
         if v["id"] in anc:
             return None  # this section's own text at an earlier address: a rename, a move, a revert
-        # a section that said this before the other one did is the original, not the copy
-        mine = [self._vrow[x]["valid_from"] for x in anc if self._vrow[x]["body_hash"] == s.row["body_hash"]]
-        # (or at the same moment: one commit that gives two pages the same text is a shared edit)
+        # a section that said this (or nearly this) before the other one did is the original, not the
+        # copy; at the same moment, one commit that gives two pages the same text is a shared edit
+        vt = None
+        mine = []
+        for x in anc:
+            xr = self._vrow[x]
+            if xr["body_hash"] in (s.row["body_hash"], v["body_hash"]):
+                mine.append(xr["valid_from"])
+                continue
+            if v["valid_from"] and (xr["valid_from"] or "") <= v["valid_from"]:
+                vt = vt if vt is not None else self.vtext(v["id"])
+                if lexical_similarity(self.vtext(x), vt) >= self.opt.near_copy:
+                    mine.append(xr["valid_from"])
         if mine and v["valid_from"] and min(x or "" for x in mine) <= v["valid_from"]:
             return None
         vdoc = v["document_id"]
@@ -708,6 +722,8 @@ class Drift:
             if self._moved_between(a, b) or self.siblings(a, b):
                 continue  # text moved from one to the other, or two pages of one template about their own subjects
             oa, ob = self._origin(a), self._origin(b)
+            if oa == b or ob == a:
+                self._made_from[(a, b)] = b if oa == b else a
             if (oa is not None and oa != b and ob != oa) or (ob is not None and ob != a and oa != ob):
                 # a page the history shows was made from a third page answers to that page, not to
                 # another page with the same title (that pair, with its source, is judged on its own)
@@ -784,7 +800,10 @@ class Drift:
 
     def copied_pages(self) -> list[Hit]:
         out: list[Hit] = []
-        for aligned in self.page_pairs().values():
+        for pair, aligned in self.page_pairs().items():
+            # the history shows one page was made from the other: the source is never the stale copy
+            # of the page made from it, whatever dates later cosmetic edits gave that copy
+            source = self._made_from.get(pair)
             diffs = []
             votes = 0
             for x, y in aligned:
@@ -811,7 +830,9 @@ class Drift:
                 if d is None:
                     # identical: a duplicate on the older page (the copy that will go stale), or on the
                     # later copy when nothing settles which page is older
-                    if votes_dates:
+                    if source is not None:
+                        first, second = (x, y) if x.row["document_id"] == source else (y, x)
+                    elif votes_dates:
                         second, first = (x, y) if votes_dates > 0 else (y, x)
                     else:
                         first, second = (x, y) if (self.eff_date(x) or "") <= (self.eff_date(y) or "") else (y, x)
@@ -847,6 +868,8 @@ class Drift:
                         continue
                     if len(tokens(new.row["text"])) < 3:
                         continue  # the newer page has nothing here: no advice to supersede the copy with
+                if source is not None and old.row["document_id"] == source:
+                    continue
                 dd = d if direction > 0 else diff_claims(self.claims(y), self.claims(x))
                 msg = (f"superseded by {new.row['path']} §{new.row['heading'] or '(top)'} "
                        f"(changed {_day(self.eff_date(new))}; this copy {_day(self.eff_date(old))}): {_summary(dd)}")
