@@ -155,6 +155,7 @@ class Drift:
         self._words: dict[str, set[str]] = {}
         self._origins: dict[str, str | None] = {}
         self._made_from: dict[tuple[str, str], str] = {}  # page pair -> the page the other was made from
+        self._votes: dict[tuple[str, str], tuple[list[tuple[_Sec, _Sec, Any]], int]] = {}
         self._chain: dict[str, list[dict[str, Any]]] = {}
         self._neigh: dict[str, list[tuple[str, float]]] | None = None
         self._pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] | None = None
@@ -578,6 +579,11 @@ class Drift:
         if origin is None:
             origin = self._successor(v)
         if origin is not None and origin.row["id"] != sid:
+            # two copies of one runbook: the page that is ahead as a whole (its commands and values are
+            # the newer ones) is not a stale copy of the other because one of its sections reads like
+            # an older version of the other's (a note or a review line the other page added later)
+            if self.newer_page(s.row["document_id"], origin.row["document_id"]) == s.row["document_id"]:
+                return None
             if origin.row["id"] != v["section_id"]:
                 moved = self.history.homes(v["id"], {origin.row["id"]})
                 where_now = f"{origin.row['path']} §{origin.row['heading'] or '(top)'}"
@@ -589,7 +595,9 @@ class Drift:
             # the history shows a copy of an older text; the source then changed a command, a value
             # or a setting, or was rewritten beyond a near copy of what it said (a new procedure in
             # prose is still a new procedure)
-            rewritten = (lexical_similarity(self.vtext(v["id"]), origin.row["text"]) < self.opt.near_copy
+            # (prose alone only where the history shows this page was made from that one)
+            rewritten = (self._origin(s.row["document_id"]) == vdoc
+                         and lexical_similarity(self.vtext(v["id"]), origin.row["text"]) < self.opt.near_copy
                          and lexical_similarity(s.row["text"], origin.row["text"]) < self.opt.near_copy)
             if not ((d_src.substantive and d_me.substantive) or rewritten):
                 return Hit("lineage", "duplicate", s.row["id"], origin.row["id"],
@@ -798,15 +806,13 @@ class Drift:
                 rest_y.remove(best)
         return out
 
-    def copied_pages(self) -> list[Hit]:
-        out: list[Hit] = []
-        for pair, aligned in self.page_pairs().items():
-            # the history shows one page was made from the other: the source is never the stale copy
-            # of the page made from it, whatever dates later cosmetic edits gave that copy
-            source = self._made_from.get(pair)
-            diffs = []
+    def _page_votes(self, pair: tuple[str, str]) -> tuple[list[tuple[_Sec, _Sec, Any]], int]:
+        """Aligned sections of a copied-page pair with their claim differences, and the page vote:
+        > 0 when the second page is newer, by the dates of the sections whose claims differ."""
+        if pair not in self._votes:
+            diffs: list[tuple[_Sec, _Sec, Any]] = []
             votes = 0
-            for x, y in aligned:
+            for x, y in self.page_pairs().get(pair, []):
                 if x.row["body_hash"] == y.row["body_hash"]:
                     diffs.append((x, y, None))
                     continue
@@ -815,6 +821,28 @@ class Drift:
                 if d.substantive:
                     ex, ey = self.eff_date(x) or "", self.eff_date(y) or ""
                     votes += (ex < ey) - (ex > ey)
+            self._votes[pair] = (diffs, votes)
+        return self._votes[pair]
+
+    def newer_page(self, a: str, b: str) -> str | None:
+        """Of two pages that are copies of one runbook, the one that is ahead (None: not a pair, or
+        nothing settles it). A page made from the other is never ahead of its source."""
+        pair = (min(a, b), max(a, b))
+        if pair not in self.page_pairs():
+            return None
+        source = self._made_from.get(pair)
+        if source is not None:
+            return source if self._page_votes(pair)[1] == 0 else None
+        votes = self._page_votes(pair)[1]
+        return None if votes == 0 else (pair[1] if votes > 0 else pair[0])
+
+    def copied_pages(self) -> list[Hit]:
+        out: list[Hit] = []
+        for pair, aligned in self.page_pairs().items():
+            # the history shows one page was made from the other: the source is never the stale copy
+            # of the page made from it, whatever dates later cosmetic edits gave that copy
+            source = self._made_from.get(pair)
+            diffs, votes = self._page_votes(pair)
             if not votes:
                 # no claim settles the direction: take the dates, if every differing section agrees
                 signs = {((self.eff_date(x) or "") < (self.eff_date(y) or "")) - ((self.eff_date(x) or "") > (self.eff_date(y) or ""))
