@@ -721,11 +721,17 @@ class Drift:
                     cand.add((min(a, b), max(a, b)))
         pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] = {}
         for a, b in sorted(cand):
-            if not self.same_runbook(a, b):
+            titled = self.same_runbook(a, b)
+            if not titled and not self._title_extends(a, b):
                 continue
             aligned = self._align(self.by_doc[a], self.by_doc[b])
             smaller = min(len(self.by_doc[a]), len(self.by_doc[b]))
             if not smaller or len(aligned) / smaller < self.opt.min_aligned:
+                continue
+            if not titled and self._shared_sections(aligned) < 2:
+                # a copy that was given another title ("Git webhook configuration" for "Webhook
+                # configuration"): on one topic, and two or more sections of specific text said word for
+                # word on both pages
                 continue
             if self._moved_between(a, b) or self.siblings(a, b):
                 continue  # text moved from one to the other, or two pages of one template about their own subjects
@@ -752,20 +758,35 @@ class Drift:
                     return True
         return False
 
-    def _copy_evidence(self, a: str, b: str, aligned: list[tuple[_Sec, _Sec]]) -> bool:
-        """Evidence that one page's text came from the other, beyond a shared title and skeleton:
-        an aligned section that says the same specific thing on both (not boilerplate that many
-        pages repeat), or a history in which one page was made from the other."""
+    def _pages_with_body(self) -> dict[str, int]:
+        """How many live pages carry each section body: text on three or more is boilerplate."""
         if self._body_pages is None:
             docs: dict[str, set[str]] = defaultdict(set)
             for t in self.secs.values():
                 docs[t.row["body_hash"]].add(t.row["document_id"])
             self._body_pages = {h: len(d) for h, d in docs.items()}
+        return self._body_pages
+
+    def _shared_sections(self, aligned: list[tuple[_Sec, _Sec]]) -> int:
+        """Aligned sections of specific text (not boilerplate many pages repeat) the two pages share."""
+        pages = self._pages_with_body()
+        n = 0
+        for x, y in aligned:
+            if (x.row["body_hash"] == y.row["body_hash"] and pages.get(x.row["body_hash"], 0) <= 2
+                    and len(tokens(x.row["text"])) >= self.opt.lineage_min_tokens):
+                n += 1
+        return n
+
+    def _copy_evidence(self, a: str, b: str, aligned: list[tuple[_Sec, _Sec]]) -> bool:
+        """Evidence that one page's text came from the other, beyond a shared title and skeleton:
+        an aligned section that says the same specific thing on both (not boilerplate that many
+        pages repeat), or a history in which one page was made from the other."""
+        pages = self._pages_with_body()
         for x, y in aligned:
             if len(tokens(x.row["text"])) < self.opt.lineage_min_tokens or len(tokens(y.row["text"])) < self.opt.lineage_min_tokens:
                 continue
             if x.row["body_hash"] == y.row["body_hash"]:
-                if self._body_pages.get(x.row["body_hash"], 0) <= 2:
+                if pages.get(x.row["body_hash"], 0) <= 2:
                     return True
             elif lexical_similarity(x.row["text"], y.row["text"]) >= self.opt.near_copy:
                 return True
@@ -907,6 +928,13 @@ class Drift:
         return out
 
     # contradictions ----------------------------------------------------
+
+    def _title_extends(self, a: str, b: str) -> bool:
+        """One page's title is the other's with words added ("Webhook configuration" and "Git webhook
+        configuration"), not two titles that differ in the words that name them ("Ceph cluster error
+        state" and "Ceph cluster warning state" are two alerts)."""
+        wa, wb = title_words(_DECORATION.sub(" ", self.title(a))), title_words(_DECORATION.sub(" ", self.title(b)))
+        return bool(wa and wb) and (wa <= wb or wb <= wa)
 
     def _same_topic(self, a: str, b: str) -> bool:
         """The page titles share their main words: "Refund batch runs" and "Refund processing"."""

@@ -144,15 +144,24 @@ class SectionHistory:
 
     # ------------------------------------------------------------------ linking
 
+    def _contained(self, part: _V, whole: _V) -> bool:
+        """Most of `part`'s words are still in `whole` (an edit that added a note keeps the text)."""
+        if part.body_hash == whole.body_hash:
+            return True
+        tp, tw = self.tokens(part), self.tokens(whole)
+        n = sum(tp.values())
+        return not n or sum((tp & tw).values()) / n >= self.opt.contained
+
     def _departs(self, v: _V) -> bool:
-        """The text of `v` left its section: the section ended or said something else next."""
+        """The text of `v` left its section: the section ended, or its next version no longer holds
+        that text (an edit that only adds to it, a note, a review line, keeps the text at home)."""
         if v.valid_to is None:
             return False
-        return v.next is None or not self.same_text(v, v.next)
+        return v.next is None or not (self.same_text(v, v.next) or self._contained(v, v.next))
 
     def _arrives(self, w: _V) -> bool:
-        """The text of `w` is new in its section."""
-        return w.prev is None or not self.same_text(w.prev, w)
+        """The text of `w` is new in its section (not the previous text with something added)."""
+        return w.prev is None or not (self.same_text(w.prev, w) or self._contained(w, w.prev))
 
     def _close_in_time(self, v: _V, w: _V) -> bool:
         if v.ended_by_commit and w.commit and v.ended_by_commit == w.commit:
