@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .claims import ClaimDiff, _overlap, diff_claims, extract_claims, lexical_similarity, tokens
+from .claims import ClaimDiff, _overlap, containment, diff_claims, extract_claims, lexical_similarity, tokens
 from .history import HistoryOptions, SectionHistory
 from .store import Store
 
@@ -156,6 +156,7 @@ class Drift:
         self._origins: dict[str, str | None] = {}
         self._made_from: dict[tuple[str, str], str] = {}  # page pair -> the page the other was made from
         self._votes: dict[tuple[str, str], tuple[list[tuple[_Sec, _Sec, Any]], int]] = {}
+        self._titled: set[tuple[str, str]] = set()  # page pairs with the same title (not only a title extended)
         self._chain: dict[str, list[dict[str, Any]]] = {}
         self._neigh: dict[str, list[tuple[str, float]]] | None = None
         self._pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] | None = None
@@ -269,11 +270,11 @@ class Drift:
                 if len(docs) == 1:  # text many pages said is no one page's
                     votes[docs.pop()] += 1
             if votes:
-                # a copy is made whole: (nearly) every section it was born with said what the source
+                # a copy is made whole: every section of specific text it was born with said what the source
                 # said; a page written anew that repeats some sections of another (a migration of the
                 # current text next to an old copy) was not made from it
                 doc, n = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
-                if n >= 0.8 * len(born):
+                if n == len(born):
                     found = doc
         self._origins[x] = found
         return found
@@ -595,10 +596,12 @@ class Drift:
             # the history shows a copy of an older text; the source then changed a command, a value
             # or a setting, or was rewritten beyond a near copy of what it said (a new procedure in
             # prose is still a new procedure)
-            # (prose alone only where the history shows this page was made from that one)
+            # (prose alone only where the history shows this page was made from that one, and only a
+            # rewrite: text taken out or replaced, not a note added to what was there)
             rewritten = (self._origin(s.row["document_id"]) == vdoc
                          and lexical_similarity(self.vtext(v["id"]), origin.row["text"]) < self.opt.near_copy
-                         and lexical_similarity(s.row["text"], origin.row["text"]) < self.opt.near_copy)
+                         and lexical_similarity(s.row["text"], origin.row["text"]) < self.opt.near_copy
+                         and containment(self.vtext(v["id"]), origin.row["text"]) < 0.9)
             if not ((d_src.substantive and d_me.substantive) or rewritten):
                 return Hit("lineage", "duplicate", s.row["id"], origin.row["id"],
                            f"copy of an older wording of {where}; it changed on {_day(v['valid_to'])} in wording only",
@@ -728,6 +731,8 @@ class Drift:
             smaller = min(len(self.by_doc[a]), len(self.by_doc[b]))
             if not smaller or len(aligned) / smaller < self.opt.min_aligned:
                 continue
+            if titled:
+                self._titled.add((a, b))
             if not titled and self._shared_sections(aligned) < 2:
                 # a copy that was given another title ("Git webhook configuration" for "Webhook
                 # configuration"): on one topic, and two or more sections of specific text said word for
@@ -790,7 +795,16 @@ class Drift:
                     return True
             elif lexical_similarity(x.row["text"], y.row["text"]) >= self.opt.near_copy:
                 return True
-        return self._derived(a, b) or self._derived(b, a)
+        if self._derived(a, b) or self._derived(b, a):
+            return True
+        # no section is the same any more, but the two pages say mostly the same words, section by
+        # section, under one title: an old copy of a page that has since been edited all over (only
+        # with the same current title; template siblings are ruled out before this)
+        if a and b and self._keys(a) & self._keys(b) and aligned:
+            sims = [lexical_similarity(x.row["text"], y.row["text"]) for x, y in aligned
+                    if tokens(x.row["text"]) and tokens(y.row["text"])]
+            return bool(sims) and sum(sims) / len(sims) >= 0.5
+        return False
 
     def _diverged(self, a: _Sec, b: _Sec) -> bool:
         """True when `a` once said what `b` says now, and moved away from it by its own later edits."""
@@ -875,6 +889,7 @@ class Drift:
             else:
                 votes_dates = votes
             # +votes: page b is newer
+            a_doc, b_doc = pair
             for x, y, d in diffs:
                 if d is None:
                     # identical: a duplicate on the older page (the copy that will go stale), or on the
@@ -919,6 +934,8 @@ class Drift:
                         continue  # the newer page has nothing here: no advice to supersede the copy with
                 if source is not None and old.row["document_id"] == source:
                     continue
+                if self.marked_deprecated(new.row["document_id"]) and pair not in self._titled:
+                    continue  # a page marked deprecated speaks for its own runbook, not for another title
                 dd = d if direction > 0 else diff_claims(self.claims(y), self.claims(x))
                 msg = (f"superseded by {new.row['path']} §{new.row['heading'] or '(top)'} "
                        f"(changed {_day(self.eff_date(new))}; this copy {_day(self.eff_date(old))}): {_summary(dd)}")
@@ -928,6 +945,14 @@ class Drift:
         return out
 
     # contradictions ----------------------------------------------------
+
+    def marked_deprecated(self, doc_id: str) -> bool:
+        """The page says it is deprecated: its status, or a tag in its title ("SSPOperatorDown
+        [Deprecated]", "Old restart procedure (archived)")."""
+        d = self.docs.get(doc_id) or {}
+        if str(d.get("status") or "").strip().lower() in _DEPRECATED_STATUS:
+            return True
+        return bool(_DEPRECATED_TAG.search(self.title(doc_id)))
 
     def _title_extends(self, a: str, b: str) -> bool:
         """One page's title is the other's with words added ("Webhook configuration" and "Git webhook
@@ -1065,6 +1090,8 @@ _FILE_ARG = re.compile(r"/|\\|\.[A-Za-z][A-Za-z0-9]{0,4}$|^<.*>$")
 _UNIT_KEYS = {"ms", "s", "m", "h", "d", "w", "%", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "bytes"}
 
 
+_DEPRECATED_STATUS = {"deprecated", "archived", "obsolete", "superseded", "retired"}
+_DEPRECATED_TAG = re.compile(r"[\[(]\s*(deprecated|obsolete|archived|outdated|retired)\s*[\])]|^\W*(deprecated|obsolete|archived)\b", re.I)
 _STRENGTH = {"superseded": 0, "obsolete": 1, "duplicate": 2}
 
 
