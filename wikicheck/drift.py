@@ -264,8 +264,10 @@ class Drift:
                 hv = self.history.v.get(v["id"])
                 if hv is not None and hv.links_in:
                     continue  # the text moved here (a rename, a move): the page's own earlier address
+                # within one source: two systems' clocks (a commit date, a wiki page's own date) cannot
+                # say which page was made from which
                 docs = {w["document_id"] for w in self._by_body.get(v["body_hash"], [])
-                        if w["document_id"] != x and (w["valid_from"] or "") < t0
+                        if w["document_id"] != x and w["source"] == v["source"] and (w["valid_from"] or "") < t0
                         and (w["valid_to"] is None or w["valid_to"] >= t0)}
                 if len(docs) == 1:  # text many pages said is no one page's
                     votes[docs.pop()] += 1
