@@ -156,7 +156,8 @@ class Drift:
         self._origins: dict[str, str | None] = {}
         self._made_from: dict[tuple[str, str], str] = {}  # page pair -> the page the other was made from
         self._votes: dict[tuple[str, str], tuple[list[tuple[_Sec, _Sec, Any]], int]] = {}
-        self._titled: set[tuple[str, str]] = set()  # page pairs with the same title (not only a title extended)
+        self._titled: set[tuple[str, str]] = set()
+        self._by_title: dict[str, set[str]] | None = None  # page pairs with the same title (not only a title extended)
         self._chain: dict[str, list[dict[str, Any]]] = {}
         self._neigh: dict[str, list[tuple[str, float]]] | None = None
         self._pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] | None = None
@@ -605,10 +606,12 @@ class Drift:
                          and lexical_similarity(s.row["text"], origin.row["text"]) < self.opt.near_copy
                          and containment(self.vtext(v["id"]), origin.row["text"]) < 0.9)
             if not ((d_src.substantive and d_me.substantive) or rewritten):
+                # the text is still good (only the wording moved on): the guard keeps this section
+                # where it is rather than hand the agent the other page's newer wording
                 return Hit("lineage", "duplicate", s.row["id"], origin.row["id"],
                            f"copy of an older wording of {where}; it changed on {_day(v['valid_to'])} in wording only",
                            {"match": "exact" if exact else "near", "source_version": _vjson(v),
-                            "claims": d_me.to_json()}, key=origin.row["id"])
+                            "claims": d_me.to_json(), "gives_place": False}, key=origin.row["id"])
             msg = (f"{'identical' if exact else 'nearly identical'} to {where} as of {_day(since)}"
                    f"{_commit(v['commit'])}; that section changed on {_day(v['valid_to'])}{_commit(v['ended_by_commit'])}"
                    f": {_summary(d_me)}")
@@ -765,6 +768,15 @@ class Drift:
                     return True
         return False
 
+    def _title_pages(self) -> dict[str, set[str]]:
+        """Live pages by title key."""
+        if self._by_title is None:
+            self._by_title = defaultdict(set)
+            for doc in self.by_doc:
+                for key in self._keys(doc):
+                    self._by_title[key].add(doc)
+        return self._by_title
+
     def _pages_with_body(self) -> dict[str, int]:
         """How many live pages carry each section body: text on three or more is boilerplate."""
         if self._body_pages is None:
@@ -799,6 +811,11 @@ class Drift:
                 return True
         if self._derived(a, b) or self._derived(b, a):
             return True
+        # a specific title (three words or more) that these two pages carry and no other page does
+        # names one runbook, whatever has been rewritten on either since
+        for key in self._keys(a) & self._keys(b):
+            if " " in key and len(key.split()) >= 3 and len(self._title_pages().get(key, ())) == 2:
+                return True
         # no section is the same any more, but the two pages say mostly the same words, section by
         # section, under one title: an old copy of a page that has since been edited all over (only
         # with the same current title; template siblings are ruled out before this)

@@ -332,7 +332,8 @@ class Guard:
                 # a copy of a current section gives its place to the section it copies (a step that
                 # two different runbooks share stays where it is: the agent asked about this one)
                 dup = next((x for x in r.reasons if x["kind"] == "duplicate" and x.get("newer")
-                            and (x.get("evidence") or {}).get("same_runbook", True)), None)
+                            and (x.get("evidence") or {}).get("same_runbook", True)
+                            and (x.get("evidence") or {}).get("gives_place", True)), None)
                 if dup is not None:
                     rep = self._replacement(Result(r.section, r.score, r.verdict, [dup], dup["newer"]), qvec)
                     if rep is not None:
