@@ -27,7 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from .claims import ClaimDiff, _overlap, containment, diff_claims, extract_claims, lexical_similarity, tokens
+from .claims import (
+    ClaimDiff,
+    _overlap,
+    containment,
+    diff_claims,
+    extract_claims,
+    lexical_similarity,
+    tokens,
+)
 from .history import HistoryOptions, SectionHistory
 from .store import Store
 
@@ -156,8 +164,7 @@ class Drift:
         self._origins: dict[str, str | None] = {}
         self._made_from: dict[tuple[str, str], str] = {}  # page pair -> the page the other was made from
         self._votes: dict[tuple[str, str], tuple[list[tuple[_Sec, _Sec, Any]], int]] = {}
-        self._titled: set[tuple[str, str]] = set()
-        self._by_title: dict[str, set[str]] | None = None  # page pairs with the same title (not only a title extended)
+        self._by_title: dict[str, set[str]] | None = None  # live pages by title key
         self._chain: dict[str, list[dict[str, Any]]] = {}
         self._neigh: dict[str, list[tuple[str, float]]] | None = None
         self._pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] | None = None
@@ -249,17 +256,19 @@ class Drift:
         return cache[ck]
 
     def _origin(self, x: str) -> str | None:
-        """The page `x` was made from, when its history says so: at its first commit, sections of
-        specific text (two or more, or all it had) said word for word what another page said just
-        before. None when no page did (or the page was written on its own)."""
+        """The page `x` was made from, when its history says so: at its first commit, every section it
+        had with text said word for word what one other page said just before (each of those texts
+        on that page alone: boilerplate many pages say is no one page's), and together they are more
+        than a stub. None when no page did (or the page was written on its own)."""
         if x in self._origins:
             return self._origins[x]
         xs = self._by_doc_versions.get(x, [])
         found: str | None = None
         if xs:
             t0 = min(v["valid_from"] or "" for v in xs)
-            born = [v for v in xs if (v["valid_from"] or "") == t0
-                    and len(tokens(self.vtext(v["id"]))) >= self.opt.lineage_min_tokens]
+            born = [v for v in xs if (v["valid_from"] or "") == t0 and tokens(self.vtext(v["id"]))]
+            if sum(len(tokens(self.vtext(v["id"]))) for v in born) < 5:
+                born = []
             votes: dict[str, int] = defaultdict(int)
             for v in born:
                 hv = self.history.v.get(v["id"])
@@ -273,7 +282,7 @@ class Drift:
                 if len(docs) == 1:  # text many pages said is no one page's
                     votes[docs.pop()] += 1
             if votes:
-                # a copy is made whole: every section of specific text it was born with said what the source
+                # a copy is made whole: every section with text it was born with said what the source
                 # said; a page written anew that repeats some sections of another (a migration of the
                 # current text next to an old copy) was not made from it
                 doc, n = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
@@ -606,12 +615,15 @@ class Drift:
                          and lexical_similarity(s.row["text"], origin.row["text"]) < self.opt.near_copy
                          and containment(self.vtext(v["id"]), origin.row["text"]) < 0.9)
             if not ((d_src.substantive and d_me.substantive) or rewritten):
-                # the text is still good (only the wording moved on): the guard keeps this section
-                # where it is rather than hand the agent the other page's newer wording
+                # the text is still good (only the wording moved on). The guard hands the agent the
+                # current wording where the history or the pages say which is the copy; without that (a
+                # repository without history) the "older" wording may be the current page's
+                sure = (self._origin(s.row["document_id"]) == vdoc
+                        or self.newer_page(s.row["document_id"], origin.row["document_id"]) == origin.row["document_id"])
                 return Hit("lineage", "duplicate", s.row["id"], origin.row["id"],
                            f"copy of an older wording of {where}; it changed on {_day(v['valid_to'])} in wording only",
                            {"match": "exact" if exact else "near", "source_version": _vjson(v),
-                            "claims": d_me.to_json(), "gives_place": False}, key=origin.row["id"])
+                            "claims": d_me.to_json(), "gives_place": sure}, key=origin.row["id"])
             msg = (f"{'identical' if exact else 'nearly identical'} to {where} as of {_day(since)}"
                    f"{_commit(v['commit'])}; that section changed on {_day(v['valid_to'])}{_commit(v['ended_by_commit'])}"
                    f": {_summary(d_me)}")
@@ -729,19 +741,13 @@ class Drift:
                     cand.add((min(a, b), max(a, b)))
         pairs: dict[tuple[str, str], list[tuple[_Sec, _Sec]]] = {}
         for a, b in sorted(cand):
-            titled = self.same_runbook(a, b)
-            if not titled and not self._title_extends(a, b):
+            # one runbook by title (a title with words added is not enough: alert names extend each
+            # other, "KubePersistentVolumeFillingUp" and "KubePersistentVolumeInodesFillingUp")
+            if not self.same_runbook(a, b):
                 continue
             aligned = self._align(self.by_doc[a], self.by_doc[b])
             smaller = min(len(self.by_doc[a]), len(self.by_doc[b]))
             if not smaller or len(aligned) / smaller < self.opt.min_aligned:
-                continue
-            if titled:
-                self._titled.add((a, b))
-            if not titled and self._shared_sections(aligned) < 2:
-                # a copy that was given another title ("Git webhook configuration" for "Webhook
-                # configuration"): on one topic, and two or more sections of specific text said word for
-                # word on both pages
                 continue
             if self._moved_between(a, b) or self.siblings(a, b):
                 continue  # text moved from one to the other, or two pages of one template about their own subjects
@@ -785,16 +791,6 @@ class Drift:
                 docs[t.row["body_hash"]].add(t.row["document_id"])
             self._body_pages = {h: len(d) for h, d in docs.items()}
         return self._body_pages
-
-    def _shared_sections(self, aligned: list[tuple[_Sec, _Sec]]) -> int:
-        """Aligned sections of specific text (not boilerplate many pages repeat) the two pages share."""
-        pages = self._pages_with_body()
-        n = 0
-        for x, y in aligned:
-            if (x.row["body_hash"] == y.row["body_hash"] and pages.get(x.row["body_hash"], 0) <= 2
-                    and len(tokens(x.row["text"])) >= self.opt.lineage_min_tokens):
-                n += 1
-        return n
 
     def _copy_evidence(self, a: str, b: str, aligned: list[tuple[_Sec, _Sec]]) -> bool:
         """Evidence that one page's text came from the other, beyond a shared title and skeleton:
@@ -908,7 +904,6 @@ class Drift:
             else:
                 votes_dates = votes
             # +votes: page b is newer
-            a_doc, b_doc = pair
             for x, y, d in diffs:
                 if d is None:
                     # identical: a duplicate on the older page (the copy that will go stale), or on the
@@ -953,8 +948,6 @@ class Drift:
                         continue  # the newer page has nothing here: no advice to supersede the copy with
                 if source is not None and old.row["document_id"] == source:
                     continue
-                if self.marked_deprecated(new.row["document_id"]) and pair not in self._titled:
-                    continue  # a page marked deprecated speaks for its own runbook, not for another title
                 dd = d if direction > 0 else diff_claims(self.claims(y), self.claims(x))
                 msg = (f"superseded by {new.row['path']} §{new.row['heading'] or '(top)'} "
                        f"(changed {_day(self.eff_date(new))}; this copy {_day(self.eff_date(old))}): {_summary(dd)}")
@@ -964,21 +957,6 @@ class Drift:
         return out
 
     # contradictions ----------------------------------------------------
-
-    def marked_deprecated(self, doc_id: str) -> bool:
-        """The page says it is deprecated: its status, or a tag in its title ("SSPOperatorDown
-        [Deprecated]", "Old restart procedure (archived)")."""
-        d = self.docs.get(doc_id) or {}
-        if str(d.get("status") or "").strip().lower() in _DEPRECATED_STATUS:
-            return True
-        return bool(_DEPRECATED_TAG.search(self.title(doc_id)))
-
-    def _title_extends(self, a: str, b: str) -> bool:
-        """One page's title is the other's with words added ("Webhook configuration" and "Git webhook
-        configuration"), not two titles that differ in the words that name them ("Ceph cluster error
-        state" and "Ceph cluster warning state" are two alerts)."""
-        wa, wb = title_words(_DECORATION.sub(" ", self.title(a))), title_words(_DECORATION.sub(" ", self.title(b)))
-        return bool(wa and wb) and (wa <= wb or wb <= wa)
 
     def _same_topic(self, a: str, b: str) -> bool:
         """The page titles share their main words: "Refund batch runs" and "Refund processing"."""
@@ -1109,8 +1087,6 @@ _FILE_ARG = re.compile(r"/|\\|\.[A-Za-z][A-Za-z0-9]{0,4}$|^<.*>$")
 _UNIT_KEYS = {"ms", "s", "m", "h", "d", "w", "%", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "bytes"}
 
 
-_DEPRECATED_STATUS = {"deprecated", "archived", "obsolete", "superseded", "retired"}
-_DEPRECATED_TAG = re.compile(r"[\[(]\s*(deprecated|obsolete|archived|outdated|retired)\s*[\])]|^\W*(deprecated|obsolete|archived)\b", re.I)
 _STRENGTH = {"superseded": 0, "obsolete": 1, "duplicate": 2}
 
 
