@@ -98,3 +98,11 @@ def http(method: str, url: str, body: Any = None, *, token: str | None = TOKEN, 
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, json.loads(resp.read())
     except urllib.error.HTTPError as e:
         return e.code, {k.lower(): v for k, v in e.headers.items()}, json.loads(e.read())
+
+
+def sample_guard(tmp_path_factory, real_embedder):
+    """A Guard on the sample wiki's index with the real model, recording no exposure (for module fixtures)."""
+    from wikicheck.guard import Guard, GuardConfig
+
+    return Guard(sample_index(tmp_path_factory, real_embedder), embedder=real_embedder,
+                 config=GuardConfig(record_events=False))

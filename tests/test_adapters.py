@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service_helpers import CANONICAL, SAMPLE_WIKI, STALE_COPY, sample_index
+from service_helpers import CANONICAL, SAMPLE_WIKI, STALE_COPY, sample_guard
 
 langchain_core = pytest.importorskip("langchain_core")
 llama_index = pytest.importorskip("llama_index.core")
@@ -17,7 +17,6 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode  # noqa
 
 from wikicheck.adapters.langchain import WikicheckCompressor, WikicheckRetriever  # noqa: E402
 from wikicheck.adapters.llamaindex import WikicheckNodePostprocessor  # noqa: E402
-from wikicheck.guard import Guard, GuardConfig  # noqa: E402
 
 
 def _stale_restart_text() -> str:
@@ -27,8 +26,7 @@ def _stale_restart_text() -> str:
 
 @pytest.fixture(scope="module")
 def guard(tmp_path_factory, real_embedder):
-    g = Guard(sample_index(tmp_path_factory, real_embedder), embedder=real_embedder,
-              config=GuardConfig(record_events=False))
+    g = sample_guard(tmp_path_factory, real_embedder)
     yield g
     g.close()
 

@@ -389,10 +389,9 @@ def test_cli_text_says_when_a_result_is_out_of_score_order(wiki_index, guard, cl
 
 @pytest.fixture(scope="module")
 def sample_guard(tmp_path_factory, real_embedder):
-    from service_helpers import sample_index
+    from service_helpers import sample_guard as open_sample_guard
 
-    g = Guard(sample_index(tmp_path_factory, real_embedder), embedder=real_embedder,
-              config=GuardConfig(record_events=False))
+    g = open_sample_guard(tmp_path_factory, real_embedder)
     yield g
     g.close()
 
