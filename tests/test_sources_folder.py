@@ -272,3 +272,39 @@ def test_unchanged_section_keeps_its_date_when_the_page_date_moves(tmp_path, ind
         dates = {s["heading"]: (s["changed_at"], s["timestamp_source"]) for s in st.sections()}
     assert dates["Restart"] == ("2026-05-01T00:00:00Z", "front_matter")
     assert dates["Escalation"] == ("2023-01-10T00:00:00Z", "front_matter")
+
+
+# --------------------------------------------------------------------------- hostile files (issue 11)
+
+
+def test_hostile_files_are_warnings_and_the_valid_pages_are_crawled(tmp_path, index_dir, fake_embedder):
+    """A FIFO named like a page (used to block the crawl forever, holding the index lock), a link to
+    /dev/zero (st_size 0, endless), links out of the crawled folder (to a file and to a folder), and a
+    file name that is not UTF-8: each is one warning naming the file; the valid pages are all crawled,
+    and nothing from outside the folder is indexed."""
+    outside = tmp_path / "outside"
+    write_files(outside, {"secret.md": "# Secret\n\nroot:x:0:0:root:/root:/bin/bash\n",
+                          "etc/passwd.md": "# Passwd\n\nroot:x:0:0\n"})
+    wiki = make_wiki(tmp_path / "wiki", {"a.md": "# A\n\nThe first page.\n", "sub/b.md": "# B\n\nThe second page.\n"})
+    os.mkfifo(wiki / "fifo.md")
+    os.symlink("/dev/zero", wiki / "zero.md")
+    os.symlink(outside / "secret.md", wiki / "passwd.md")
+    os.symlink(outside / "etc", wiki / "etc")
+    os.symlink(wiki / "a.md", wiki / "sub" / "inside-link.md")  # a link that stays inside is followed
+    bad_name = os.fsencode(str(wiki)) + b"/bad-\xff\xfe.md"
+    with open(bad_name, "wb") as f:
+        f.write(b"# Bad name\n\ntext\n")
+
+    s = run(wiki, index_dir, fake_embedder)
+
+    warned = {w["path"]: w["message"] for w in s.warnings}
+    assert "not a regular file" in warned["fifo.md"]
+    assert "outside the crawled folder" in warned["zero.md"]  # a device is outside the folder anyway
+    assert "outside the crawled folder" in warned["passwd.md"] and "outside the crawled folder" in warned["etc"]
+    (bad,) = [p for p in warned if p.startswith("bad-")]
+    assert "not valid UTF-8" in warned[bad]
+    with Store.open(index_dir) as st:
+        paths = sorted(d["path"] for d in st.documents())
+        texts = " ".join(r["text"] for r in st.sections())
+    assert paths == ["a.md", "sub/b.md", "sub/inside-link.md"]
+    assert "root:x" not in texts

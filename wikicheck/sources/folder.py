@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
@@ -31,19 +32,9 @@ class FolderSource:
         result = ScanResult()
         for rel, full in self._walk(result):
             try:
-                st = os.stat(full)
-            except OSError as e:
-                result.warnings.append((rel, f"{rel}: skipped, cannot read it ({e.strerror})"))
-                continue
-            if st.st_size > self.max_bytes:
-                result.warnings.append(
-                    (rel, f"{rel}: skipped, {st.st_size / 1e6:.1f} MB is over the {self.max_bytes / 1e6:.0f} MB limit "
-                          "(split the page, or raise crawl.max-file-bytes in wikicheck.toml)"))
-                continue
-            try:
-                data = Path(full).read_bytes()
-            except OSError as e:
-                result.warnings.append((rel, f"{rel}: skipped, cannot read it ({e.strerror})"))
+                data = self._read(rel, full)
+            except SkipFile as e:
+                result.warnings.append((rel, str(e)))
                 continue
             # the bytes are read again in _load, only for pages that changed: holding every page of a
             # large wiki in memory between scan and load is what we avoid
@@ -51,9 +42,41 @@ class FolderSource:
             del data
         return result
 
-    def _load(self, rel: str, full: str, warn: Callable[[str], None]) -> Document:
+    def _read(self, rel: str, full: str) -> bytes:
+        """The bytes of a regular file, at most max_bytes of them. Never blocks on a FIFO (opened
+        non-blocking and checked before any read) and never trusts st_size (a link to /dev/zero says 0)."""
         try:
-            data = Path(full).read_bytes()
+            fd = os.open(full, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except OSError as e:
+            raise SkipFile(f"{rel}: skipped, cannot read it ({e.strerror})") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise SkipFile(f"{rel}: skipped, not a regular file (a FIFO, device or socket); remove it or "
+                               "move it out of the wiki")
+            if st.st_size > self.max_bytes:
+                raise SkipFile(f"{rel}: skipped, {st.st_size / 1e6:.1f} MB is over the {self.max_bytes / 1e6:.0f} MB "
+                               "limit (split the page, or raise crawl.max-file-bytes in wikicheck.toml)")
+            chunks, n = [], 0
+            while n <= self.max_bytes:
+                chunk = os.read(fd, min(1 << 20, self.max_bytes + 1 - n))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                n += len(chunk)
+            data = b"".join(chunks)
+        except OSError as e:
+            raise SkipFile(f"{rel}: skipped, cannot read it ({e.strerror})") from None
+        finally:
+            os.close(fd)
+        if len(data) > self.max_bytes:
+            raise SkipFile(f"{rel}: skipped, over the {self.max_bytes / 1e6:.0f} MB limit while reading it (split "
+                           "the page, or raise crawl.max-file-bytes in wikicheck.toml)")
+        return data
+
+    def _load(self, rel: str, full: str, warn: Callable[[str], None]) -> Document:
+        data = self._read(rel, full)
+        try:
             mtime = os.stat(full).st_mtime
         except OSError as e:
             raise SkipFile(f"{rel}: skipped, cannot read it ({e.strerror})") from None
@@ -77,6 +100,17 @@ class FolderSource:
             subdirs = []
             for e in entries:
                 rel = Path(os.path.relpath(e.path, self.root)).as_posix()
+                try:
+                    rel.encode("utf-8")
+                except UnicodeEncodeError:
+                    shown = rel.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+                    result.warnings.append((shown, f"{shown}: skipped, the file name is not valid UTF-8; rename it"))
+                    continue
+                if e.is_symlink() and not self._inside(e.path):
+                    # never follow a link out of the crawled folder: /etc/passwd must not become a page
+                    result.warnings.append((rel, f"{rel}: skipped, symlink to {os.path.realpath(e.path)}, outside "
+                                                 f"the crawled folder {self.root}"))
+                    continue
                 try:
                     is_dir = e.is_dir(follow_symlinks=True)
                 except OSError:
@@ -104,6 +138,10 @@ class FolderSource:
                         continue
                     yield rel, e.path
             stack.extend(reversed(subdirs))
+
+    def _inside(self, path: str) -> bool:
+        real = os.path.realpath(path)
+        return real == self.root or real.startswith(self.root.rstrip(os.sep) + os.sep)
 
     def history(self, since: str | None) -> tuple[Iterator[HistoryEvent], str | None]:
         return iter(()), None
