@@ -361,3 +361,29 @@ def test_html_metadata_owner_and_status():
 ])
 def test_parse_date(value, expected):
     assert parse_date(value) == expected
+
+
+def test_html_nested_thousands_deep_keeps_its_text_without_recursion_error():
+    # issue 11 item 3: ~1,000 nested <div>s raised RecursionError and stopped the crawl
+    page = ("<html><body><h1>Deep</h1><h2>Steps</h2>" + "<div>" * 3000 + "<p>drain the node first</p>"
+            + "<div><p>then restart the kubelet</p></div>" + "</div>" * 3000 + "<h2>After</h2><p>check pods</p></body></html>")
+    secs = html(page)
+    assert [s.heading for s in secs] == ["Deep", "Steps", "After"]
+    steps = secs[1].text
+    assert "drain the node first" in steps and "then restart the kubelet" in steps
+    assert secs[2].text.strip() == "check pods"
+
+
+def test_front_matter_with_an_impossible_date_keeps_the_page_and_says_why():
+    meta, lines, err = split_front_matter("---\nupdated: 2024-13-45\nowner: ann\n---\n# T\n")
+    assert (meta, lines) == ({"updated": "2024-13-45", "owner": "ann"}, 4)
+    assert "does not exist" in err and "2024-13-45" in err
+
+
+def test_front_matter_alias_bomb_is_refused_quickly():
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for i, name in enumerate("bcdefgh"):
+        prev = "abcdefgh"[i]
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    meta, _, err = split_front_matter("---\n" + "\n".join(levels) + "\n---\n# T\n")
+    assert meta == {} and "alias bomb" in err

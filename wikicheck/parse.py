@@ -383,6 +383,12 @@ def _html_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Bl
     def col_of(tag: Tag) -> int:
         return getattr(tag, "sourcepos", None) or 0
 
+    def flat(el: Tag) -> None:
+        # nesting deeper than any real page (a thousand <div>s): its text as one block, nothing lost
+        t = " ".join(el.get_text(" ").split())
+        if t:
+            blocks.append(_Block(line_of(el), t, col_of(el)))
+
     def walk(el: Tag, depth: int = 0) -> None:
         loose: list[str] = []
         for child in el.children:
@@ -402,6 +408,8 @@ def _html_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Bl
                     blocks.append(_Block(line_of(child), t, col_of(child)))
             elif name == "pre":
                 blocks.append(_Block(line_of(child), _fenced(child.get_text()), col_of(child)))
+            elif name in _BLOCKS and depth >= _MAX_HTML_DEPTH:
+                flat(child)
             elif name in _BLOCKS and _has_block_child(child):
                 walk(child, depth + 1)
             elif name in _BLOCKS:
@@ -411,7 +419,9 @@ def _html_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Bl
                         t = "- " + t
                     blocks.append(_Block(line_of(child), t, col_of(child)))
             else:
-                if _has_block_child(child):
+                if depth >= _MAX_HTML_DEPTH:
+                    flat(child)
+                elif _has_block_child(child):
                     walk(child, depth + 1)
                 else:
                     t = _html_inline(child).strip()
@@ -423,6 +433,9 @@ def _html_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Bl
     walk(root)
     blocks.sort(key=lambda b: (b.line, b.col))
     return headings, blocks, len(text.split("\n"))
+
+
+_MAX_HTML_DEPTH = 100  # block nesting walked element by element; deeper content is kept as flat text
 
 
 def _has_block_child(tag: Tag) -> bool:
