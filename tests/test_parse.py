@@ -387,3 +387,14 @@ def test_front_matter_alias_bomb_is_refused_quickly():
         levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
     meta, _, err = split_front_matter("---\n" + "\n".join(levels) + "\n---\n# T\n")
     assert meta == {} and "alias bomb" in err
+
+
+def test_deep_lists_and_quotes_keep_the_rest_of_the_page():
+    # issue 11 item 8: a list nested 10+ levels deep dropped everything after it, with no warning
+    deep_list = "\n".join("  " * i + f"- level {i}" for i in range(15))
+    secs = md(f"# T\n\n## A\n\n{deep_list}\n\nafter the list\n\n## B\n\nsection b text\n")
+    assert [s.heading for s in secs] == ["T", "A", "B"]
+    assert "level 14" in secs[1].text and "after the list" in secs[1].text
+    assert secs[2].text.strip() == "section b text"
+    secs = md("# T\n\n## Q\n\n" + ">" * 25 + " deep quote text\n\nafter quote\n")
+    assert "deep quote text" in secs[1].text and "after quote" in secs[1].text

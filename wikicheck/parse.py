@@ -235,7 +235,9 @@ def _section_provenance(doc: Document, start: int, end: int) -> Provenance:
 
 # --------------------------------------------------------------------------- markdown
 
-_MD = MarkdownIt("commonmark").enable("table").enable("strikethrough")
+# maxNesting: commonmark stops at 20 levels and silently drops the rest of the page (a list 10 deep
+# is 20 levels of tokens); 200 keeps any real page whole and stays well inside the recursion limit
+_MD = MarkdownIt("commonmark", {"maxNesting": 200}).enable("table").enable("strikethrough")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
