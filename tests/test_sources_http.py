@@ -504,3 +504,26 @@ def test_stale_wiki_copy_of_a_git_runbook_is_found_across_sources(tmp_path, real
     # duplicate, info) may give its place to the git page's too, never the other way round
     assert ("ok", git_name, "Restart", wiki_path, "Restart") in replaced
     assert all(v == "ok" and src == git_name and old == wiki_path and h == oh for v, src, h, old, oh in replaced)
+
+
+@pytest.mark.parametrize("link", [
+    "/docs/../private/x.html", "/docs/%2e%2e/private/x.html", "/docs/%2E%2E/private/x.html",
+    "/docs/%2E%2E%2Fprivate/x.html", "/docs/..%2fprivate/x.html", "/docs/sub/../../private/x.html",
+])
+def test_dot_segments_and_escapes_never_leave_the_allowed_prefix(link):
+    """Issue 11 item 9: links that climb out of the start URL's folder, written with dot segments or
+    percent escapes, were fetched and indexed as docs/../private/...; they are outside the scope."""
+    from wikicheck.sources.http import Scope, normalise_url
+
+    scope = Scope("http://127.0.0.1:8000/docs/prefix.html")
+    url = normalise_url("http://127.0.0.1:8000" + link)
+    assert url is not None and not scope.allows(url), url
+    assert "/docs/" not in url.split("127.0.0.1:8000", 1)[1] or "%2" in url  # dot segments resolved
+
+
+def test_dot_segments_inside_the_prefix_stay_allowed():
+    from wikicheck.sources.http import Scope, normalise_url
+
+    scope = Scope("http://127.0.0.1:8000/docs/prefix.html")
+    assert normalise_url("http://127.0.0.1:8000/docs/a/../b.html") == "http://127.0.0.1:8000/docs/b.html"
+    assert scope.allows(normalise_url("http://127.0.0.1:8000/docs/./a/%7Eb.html"))

@@ -89,7 +89,32 @@ def normalise_url(url: str) -> str | None:
         host = f"[{host}]"
     if port and port != (443 if scheme == "https" else 80):
         host = f"{host}:{port}"
-    return urlunsplit((scheme, host, p.path or "/", p.query, ""))
+    path = _remove_dot_segments(_UNRESERVED_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), p.path or "/"))
+    return urlunsplit((scheme, host, path or "/", p.query, ""))
+
+
+# RFC 3986 2.3: percent-encoded unreserved characters ("%2e" for ".") mean the character itself
+_UNRESERVED_ESCAPE = re.compile(r"%(2[dDeE]|5[fF]|7[eE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA])")
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4: "/docs/../private/x" is "/private/x" (what a server will serve for it)."""
+    out: list[str] = []
+    segs = path.split("/")
+    for i, seg in enumerate(segs):
+        if seg == ".":
+            if i == len(segs) - 1:
+                out.append("")
+            continue
+        if seg == "..":
+            if len(out) > 1:
+                out.pop()
+            if i == len(segs) - 1:
+                out.append("")
+            continue
+        out.append(seg)
+    result = "/".join(out)
+    return result if result.startswith("/") or not path.startswith("/") else "/" + result
 
 
 def document_path(url: str) -> str:
@@ -154,7 +179,9 @@ class Scope:
         rules = [r for r in self.rules if r.host == host and (r.port is None or r.port == port)]
         if not rules:
             return f"host {p.netloc} is not allowed (add --allow-host {p.netloc})"
-        if not any(unquote(p.path or "/").startswith(unquote(r.prefix)) for r in rules):
+        # the path as a server may read it: every escape decoded ("%2F" too) and dot segments removed
+        path = _remove_dot_segments(unquote(p.path or "/"))
+        if not any(path.startswith(unquote(r.prefix)) for r in rules):
             return f"{p.path} is outside the allowed path prefix {rules[0].prefix}"
         return None
 
