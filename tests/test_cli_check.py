@@ -158,3 +158,18 @@ def test_rules_command(cli):
     assert doc["version"] == 1 and [row["code"] for row in doc["rules"]] == sorted(RULES)
     stale = next(row for row in doc["rules"] if row["code"] == "WC101")
     assert stale["options"] == {"max-age-days": "int"} and stale["defaults"] == {"max-age-days": 365}
+
+
+def test_terminal_escapes_in_headings_are_not_printed(cli, index, tmp_path):
+    """Issue 11 item 17: a heading carrying ESC sequences (set the window title, clear the screen)
+    reached the reader's terminal through `check`'s text output; they are printed escaped."""
+    files = {**INFO_ONLY, "evil.md": md(f"updated: {ago(2000)}", "# Evil\x1b]0;pwned\x07\x1b[2J title\n\nText.\n")}
+    r = cli("check", "--index", index(files), "--config", tmp_path / "levels.toml")
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+    assert "\\x1b]0;pwned\\x07\\x1b[2J title" in r.stdout
+
+
+@pytest.mark.parametrize("k", ["0", "-1", "101"])
+def test_search_k_out_of_range_is_a_usage_error(cli, index, k):
+    r = cli("search", "restart", "-k", k, "--index", index(CLEAN), "--no-events")
+    assert r.exit_code == 2, r.output

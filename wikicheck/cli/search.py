@@ -16,7 +16,7 @@ from ..config import load_config
 def search(
     query: Optional[str] = typer.Argument(None, help="What to look for."),
     index: str = typer.Option(None, "--index", "-i", help="Index directory."),
-    k: int = typer.Option(5, "-k", help="Number of results."),
+    k: int = typer.Option(5, "-k", min=1, max=100, help="Number of results (1-100)."),
     policy: str = typer.Option("block", "--policy", "-p", help="block (default), demote or annotate."),
     raw: bool = typer.Option(False, "--raw", help="Plain vector search with verdicts attached (same as --policy annotate)."),
     queries_file: Optional[Path] = typer.Option(None, "--queries-file", help="One query per line; one run per query."),

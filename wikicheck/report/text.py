@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TextIO
+
+# C0 and C1 control characters but tab: a heading carrying ESC sequences must not retitle the
+# reader's terminal window or clear the screen
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: object) -> str:
+    """Text from the wiki as it may be printed to a terminal: control characters shown as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 def format_findings(findings: list[dict[str, Any]], summary: dict[str, Any], out: TextIO) -> None:
+    out = _SafeOut(out)  # type: ignore[assignment]
     by_path: dict[str, list[dict[str, Any]]] = {}
     for f in findings:
         by_path.setdefault(f"{f['path']}", []).append(f)
@@ -25,3 +36,13 @@ def format_findings(findings: list[dict[str, Any]], summary: dict[str, Any], out
         f"{lv.get('info', 0)} info; {summary.get('new', 0)} new since the last run, {summary.get('resolved', 0)} resolved"
         f"{', ' + str(summary['suppressed']) + ' suppressed' if summary.get('suppressed') else ''}\n"
     )
+
+
+class _SafeOut:
+    """A text stream whose writes have control characters escaped, newlines kept."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+
+    def write(self, text: str) -> int:
+        return self.out.write("\n".join(safe(line) for line in text.split("\n")))
