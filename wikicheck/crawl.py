@@ -20,8 +20,8 @@ from .dates import now_iso
 from .embed import Embedder, check_model, embed_pending, get_embedder
 from .index import build_index
 from .lock import IndexLock
-from .model import Document, Section, stable_id
-from .parse import iter_sections, split_front_matter
+from .model import Document, Provenance, Section, stable_id
+from .parse import iter_sections
 from .sources import SkipFile, Source, detect_kind, open_source
 from .store import Store
 
@@ -150,7 +150,6 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
             summary.pages_failed += scan.failed
             for path, msg in scan.warnings:
                 _warn(store, summary, crawl_id, src.name, path, msg)
-
             timings["scan"] = timings.get("scan", 0) + time.perf_counter() - t
 
             t = time.perf_counter()
@@ -286,12 +285,12 @@ def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSum
             continue
         doc = Document(source=src.name, path=ev.path, kind="html" if ev.path.lower().endswith((".html", ".htm")) else "markdown",
                        text=ev.text or "", fingerprint="")
-        sections = iter_sections(doc, max_level) if ev.text is not None else None
-        if ev.text is not None and doc.kind == "markdown":
-            err = split_front_matter(ev.text)[2]
-            if err:  # the version is kept (its front matter is not used); the page gets one warning
-                problems.setdefault(ev.path, f"{ev.path}: {err}, in the version of commit {(p.commit or '?')[:10]} "
-                                             f"({(p.changed_at or '?')[:10]}); the version is kept without it")
+        def front_matter_error(err: str, path: str = ev.path, p: Provenance = p) -> None:
+            # the version is kept (its front matter is not used); the page gets one warning
+            problems.setdefault(path, f"{path}: {err}, in the version of commit {(p.commit or '?')[:10]} "
+                                      f"({(p.changed_at or '?')[:10]}); the version is kept without it")
+
+        sections = iter_sections(doc, max_level, front_matter_error) if ev.text is not None else None
         # the checkpoint is written in the same transaction as the versions it accounts for
         summary.versions_added += store.apply_versions(doc.id, src.name, ev.path, sections, p.changed_at,
                                                        p.commit, p.author, "git", checkpoint=(key, n), seen_at=ts)

@@ -562,7 +562,7 @@ class Drift:
         since = v["valid_from"]
         where = f"{v['path']} §{' > '.join(json.loads(v['heading_path'])[-1:]) or '(top)'}"
         # where that text lives now: its own section, or wherever a rename or a move took it
-        homes = [h for h, _ in self.history.homes(v["id"], set(self.secs)) if h != sid]
+        homes = [h for h, _ in self.history.homes(v["id"], self.secs) if h != sid]
         origin: _Sec | None = None
         if homes:
             origin = max((self.secs[h] for h in homes), key=lambda t: (self.cos(s, t), t.row["id"]))
@@ -597,11 +597,8 @@ class Drift:
             # an older version of the other's (a note or a review line the other page added later)
             if self.newer_page(s.row["document_id"], origin.row["document_id"]) == s.row["document_id"]:
                 return None
-            if origin.row["id"] != v["section_id"]:
-                moved = self.history.homes(v["id"], {origin.row["id"]})
-                where_now = f"{origin.row['path']} §{origin.row['heading'] or '(top)'}"
-                if moved and origin.row["document_id"] != vdoc:
-                    where = f"{where} (now {where_now})"
+            if origin.row["document_id"] != vdoc:  # the text moved to another page since
+                where = f"{where} (now {origin.row['path']} §{origin.row['heading'] or '(top)'})"
             cur_claims = self.claims(origin)
             d_src = diff_claims(extract_claims(self.vtext(v["id"])), cur_claims)
             d_me = diff_claims(self.claims(s), cur_claims)

@@ -31,7 +31,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Container, Iterable
 
 from .claims import tokens
 from .dates import to_datetime
@@ -292,7 +292,7 @@ class SectionHistory:
         """Section ids this section's text lived under before (its own id excluded)."""
         return {self.v[i].section_id for i in self.ancestry(section_id)} - {section_id}
 
-    def homes(self, version_id: int, live: set[str]) -> list[tuple[str, str]]:
+    def homes(self, version_id: int, live: Container[str]) -> list[tuple[str, str]]:
         """Where the text of a version lives now: [(live section id, how it got there)].
 
         Follows the version's own section forward (its later versions are the same section), and

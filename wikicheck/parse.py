@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
@@ -143,14 +143,18 @@ class _Heading:
     col: int = 0
 
 
-def iter_sections(doc: Document, max_level: int = DEFAULT_MAX_LEVEL) -> list[Section]:
-    """Split a document into sections (a list, in page order)."""
+def iter_sections(doc: Document, max_level: int = DEFAULT_MAX_LEVEL,
+                  front_matter_error: Callable[[str], None] | None = None) -> list[Section]:
+    """Split a document into sections (a list, in page order). `front_matter_error` is told what is
+    wrong with a markdown page's front matter, if anything (the page is split without it)."""
     body_start = 0
     if doc.kind == "html":
         headings, blocks, nlines = _html_structure(doc.text, max_level)
     else:
-        headings, blocks, nlines = _markdown_structure(doc.text, max_level)
-        body_start = split_front_matter(doc.text)[1]  # the preamble starts after the front matter
+        _, body_start, err = split_front_matter(doc.text)  # the preamble starts after the front matter
+        if err and front_matter_error is not None:
+            front_matter_error(err)
+        headings, blocks, nlines = _markdown_structure(doc.text, max_level, body_start)
     return _assemble(doc, headings, blocks, nlines, body_start)
 
 
@@ -241,8 +245,7 @@ _MD = MarkdownIt("commonmark", {"maxNesting": 200}).enable("table").enable("stri
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
-def _markdown_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Block], int]:
-    _, fm_lines, _ = split_front_matter(text)
+def _markdown_structure(text: str, max_level: int, fm_lines: int) -> tuple[list[_Heading], list[_Block], int]:
     lines = text.split("\n")
     body = "\n".join(lines[fm_lines:])
     tokens = _MD.parse(body)
