@@ -169,6 +169,15 @@ def test_terminal_escapes_in_headings_are_not_printed(cli, index, tmp_path):
     assert "\\x1b]0;pwned\\x07\\x1b[2J title" in r.stdout
 
 
+def test_terminal_escapes_in_search_results_are_not_printed(cli, index):
+    """Same for `search`: what the wiki says is printed with its control characters escaped."""
+    files = {**CLEAN, "evil.md": md("", "# Evil\x1b]0;pwned\x07\x1b[2J title\n\nRestart the evil service.\n")}
+    r = cli("search", "restart the evil service", "--index", index(files), "--no-events", "-k", "10")
+    assert r.exit_code == 0, r.output
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+    assert "\\x1b]0;pwned\\x07\\x1b[2J title" in r.stdout
+
+
 @pytest.mark.parametrize("k", ["0", "-1", "101"])
 def test_search_k_out_of_range_is_a_usage_error(cli, index, k):
     r = cli("search", "restart", "-k", k, "--index", index(CLEAN), "--no-events")

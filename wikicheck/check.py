@@ -310,7 +310,13 @@ def _canon(code: str) -> str:
 
 def run_checks(store: Store, config: Config | None = None, *, now: dt.datetime | None = None,
                record: bool = True) -> CheckResult:
-    """Run every enabled rule; store the findings (unless record=False) and mark which are new."""
+    """Run every enabled rule; store the findings (unless record=False) and mark which are new.
+
+    Refuses (IndexBusy, CrawlUnfinished) while a crawl is writing the store or after one was killed:
+    findings on a half-crawled wiki would be recorded as the wiki's state (wikicheck.readers)."""
+    from .readers import require_complete
+
+    require_complete(store, what="check")
     config = config or Config()
     t0 = time.perf_counter()
     policies = Policies.from_config(config)

@@ -37,6 +37,7 @@ from .check import latest_findings
 from .embed import Embedder, get_embedder
 from .errors import WikicheckError
 from .index import VectorIndex
+from .readers import crawl_state, require_complete
 from .store import Store
 
 POLICIES = ("block", "demote", "annotate")
@@ -179,9 +180,14 @@ class _Chunk:
 class Guard:
     """A search index opened once, for many queries (CLI batch mode, HTTP and MCP services)."""
 
-    def __init__(self, index_dir: str | Path, *, embedder: Embedder | None = None, config: GuardConfig | None = None):
+    def __init__(self, index_dir: str | Path, *, embedder: Embedder | None = None, config: GuardConfig | None = None,
+                 wait: float = 0.0):
+        """`wait`: seconds to wait for a crawl that is writing the index now (default: refuse at
+        once with IndexBusy); a store whose last crawl was killed is refused (CrawlUnfinished)."""
         self.index_dir = Path(index_dir)
         self.store = Store.open(index_dir)
+        self._loaded_state: tuple[Any, Any] | None = None
+        require_complete(self.store, wait=wait, what="search")  # never load a half-crawled wiki
         self.config = config or GuardConfig()
         model = self.store.model_id()
         if not model:
@@ -204,6 +210,9 @@ class Guard:
         state = self._state()
         if state == self._loaded_state:
             return False
+        if crawl_state(self.store).partial:
+            return False  # a crawl is writing (or died half way): keep serving the completed one loaded
+        assert self._loaded_state is not None
         if state[1] != self._loaded_state[1]:
             from .index import VectorIndex
 
@@ -212,7 +221,23 @@ class Guard:
         return True
 
     def reload(self) -> None:
-        """Re-read sections and verdicts (after a crawl or check)."""
+        """Re-read sections and verdicts (after a crawl or check), in one read transaction, and only
+        from a completed crawl: while a crawl writes, the state loaded last stays (wikicheck.readers)."""
+        conn = self.store.db.conn
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")  # one snapshot (WAL): no crawl commit lands half way through the reads
+        try:
+            if crawl_state(self.store).partial:
+                if self._loaded_state is not None:
+                    return
+                require_complete(self.store, what="search")  # raises: nothing completed to serve
+            self._load()
+        finally:
+            if own:
+                conn.rollback()  # read only
+
+    def _load(self) -> None:
         self._loaded_state = self._state()
         self.sections = {r["key"]: r for r in self.store.sections()}
         self.by_id = {r["id"]: r for r in self.sections.values()}

@@ -20,9 +20,12 @@ def check(
     fail_on: str = typer.Option("warning", "--fail-on", help="Exit 1 when a finding is at or above: info, warning, error, never."),
     new_only: bool = typer.Option(False, "--new-only", help="Only findings that are new since the previous check."),
     json_: bool = typer.Option(False, "--json", help="Same as --format json."),
+    wait: float = typer.Option(0, "--wait", min=0, help="Seconds to wait for a running crawl to finish (default: refuse at once, exit 3)."),
 ) -> None:
     """Flag outdated, superseded and contradicted sections, with evidence. Exit 1 on findings."""
     from ..check import LEVELS, level_at_least, run_checks
+    from ..lock import IndexLock
+    from ..readers import require_complete
     from ..report import FORMATTERS
     from ..store import Store
 
@@ -33,7 +36,10 @@ def check(
         raise typer.BadParameter(f"should be one of {', '.join(LEVELS)}, never", param_hint="--fail-on")
     cfg = load_config(config, sources_from=index or default_index())
     with Store.open(index or default_index()) as store:
-        result = run_checks(store, cfg)
+        # never a half-crawled wiki (wikicheck.readers); the lock keeps a crawl from starting under us
+        require_complete(store, wait=wait, what="check")
+        with IndexLock(store.path.parent if store.path else index or default_index(), "check"):
+            result = run_checks(store, cfg)
         summary = result.summary()
         summary["sections"], summary["documents"] = store.counts()["sections"], store.counts()["documents"]
     findings = [f for f in result.findings if f.new or not new_only]

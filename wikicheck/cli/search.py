@@ -22,9 +22,11 @@ def search(
     queries_file: Optional[Path] = typer.Option(None, "--queries-file", help="One query per line; one run per query."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
     no_events: bool = typer.Option(False, "--no-events", help="Do not record what was served (exposure)."),
+    wait: float = typer.Option(0, "--wait", min=0, help="Seconds to wait for a running crawl to finish (default: refuse at once, exit 3)."),
 ) -> None:
     """Search the runbooks; stale results are blocked and replaced by the current section."""
     from ..guard import POLICIES, Guard, GuardConfig, guard_runs_json
+    from ..report.text import safe
     from ..risk import record_events_enabled
 
     if raw:
@@ -39,7 +41,7 @@ def search(
     idx = index or default_index()
     # exposure for the owner reports; off with --no-events, WIKICHECK_NO_EVENTS=1 or [guard] record-events = false
     record = not no_events and record_events_enabled(load_config(None, sources_from=idx))
-    guard = Guard(idx, config=GuardConfig(record_events=record))
+    guard = Guard(idx, config=GuardConfig(record_events=record), wait=wait)
     try:
         runs = guard.search_many(queries, k, policy)
     finally:
@@ -51,22 +53,22 @@ def search(
         return
     for q, rs in zip(queries, runs):
         if len(queries) > 1:
-            typer.echo(f"# {q}")
+            typer.echo(f"# {safe(q)}")
         for i, r in enumerate(rs, 1):
             s = r.section
             p = f"{(s.get('changed_at') or '?')[:10]} {s.get('timestamp_source') or '?'}"
             tag = {"ok": "ok   ", "warn": "WARN ", "block": "BLOCK"}[r.verdict]
-            typer.echo(f"{i}. [{tag}] {s['path']} §{s['heading'] or '(top)'}  score {r.score:.3f}  ({p}"
-                       f"{', owner ' + r.owner if r.owner else ''})")
+            typer.echo(f"{i}. [{tag}] {safe(s['path'])} §{safe(s['heading'] or '(top)')}  score {r.score:.3f}  ({p}"
+                       f"{', owner ' + safe(r.owner) if r.owner else ''})")
             if r.replaces:
                 old = r.replaced or guard.by_id.get(r.replaces) or {}
                 was = f" (score {old['score']:.3f}, {old['verdict']})" if old.get("score") is not None else ""
-                typer.echo(f"   replaces {old.get('path')} §{old.get('heading') or '(top)'}{was}")
+                typer.echo(f"   replaces {safe(old.get('path'))} §{safe(old.get('heading') or '(top)')}{was}")
             if r.out_of_order:
-                typer.echo(f"   out of score order: {r.out_of_order}")
+                typer.echo(f"   out of score order: {safe(r.out_of_order)}")
             for reason in r.reasons[:3]:
-                typer.echo(f"   {reason['level']}: {reason['message']}")
+                typer.echo(f"   {reason['level']}: {safe(reason['message'])}")
             if r.newer and r.verdict != "ok":
-                typer.echo(f"   → newer: {r.newer['path']} §{r.newer['heading']}")
+                typer.echo(f"   → newer: {safe(r.newer['path'])} §{safe(r.newer['heading'])}")
         if len(queries) > 1:
             typer.echo("")
