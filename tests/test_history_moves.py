@@ -718,6 +718,43 @@ def test_section_moved_in_two_commits_two_days_apart(tmp_path, mode):
     assert (b, "Roll back the ingress controller") in out.sections
 
 
+
+def test_copy_taken_days_before_its_source_is_revised_in_place_is_stale(tmp_path):
+    """A team copies the ingress 5xx runbook on a Tuesday; on Friday the platform team revises its
+    rollback section in place (a new command). The text did not move: it went on under its heading
+    and the copy was left behind, so the copy is stale however close the dates are. Every alert page
+    of the set ends with a "TODO" mitigation that the revision replaces on several pages at once:
+    text that many pages say is no one's and links nowhere."""
+    index = tmp_path / "index"
+    repo = new_repo(tmp_path, index)
+    src, copy = "runbooks/ingress/5xx-errors.md", "teams/web/ingress-5xx.md"
+    todo = section("Mitigation", "TODO")
+    others = {f"runbooks/ingress/{n}.md": page(f"Ingress {n}", f"The {n} alert of the ingress controller.", todo)
+              for n in ("latency", "saturation", "cert-expiry")}
+    repo.commit("2022-07-04T09:00:00+00:00", {src: ING_5XX_2022 + "\n" + todo, **others}, "Ingress runbooks")
+    repo.commit("2022-07-05T10:00:00+00:00", {copy: ING_5XX_2022.replace("# ", "# Web team: ", 1) + "\n" + todo},
+                "Web team: our copy of the ingress 5xx runbook")
+    revised = edit(ING_5XX_2022, ING_ROLLBACK, section(
+        "Roll back the ingress controller",
+        "Controller releases are rolled out by Argo CD now: revert the release commit in the edge-config "
+        "repository and let the application sync; never run helm against production by hand.",
+        """argocd app history edge-ingress --grpc-web
+argocd app rollback edge-ingress --prune --timeout 600"""))
+    fixed = section("Mitigation", "Scale the controller out before anything else.")
+    repo.commit("2022-07-08T16:00:00+00:00", {src: revised + "\n" + fixed,
+                                              **{p: t.replace("TODO", "Scale the controller out before anything else.")
+                                                 for p, t in others.items()}},
+                "Rollbacks go through Argo Rollouts; mitigations written")
+    finish_controls(repo)
+
+    out = analyse(repo.path, index)
+    got = [f for f in out.serious if f.path == copy and f.heading == "Roll back the ingress controller"]
+    assert got and got[0].newer and got[0].newer["path"] == src, (
+        f"the copy left behind by an in-place revision three days later is not flagged:\n{show(out.result.findings)}")
+    assert not [f for f in out.serious if f.path in (src, *others)], show(out.serious)
+    assert_controls_flagged(out, "copy taken days before an in-place revision")
+
+
 # ============================================================================ 5 splits and merges
 
 

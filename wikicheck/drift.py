@@ -270,6 +270,7 @@ class Drift:
             if sum(len(tokens(self.vtext(v["id"]))) for v in born) < 5:
                 born = []
             votes: dict[str, int] = defaultdict(int)
+            own = 0  # sections with text of its own (boilerplate that many pages say is no one's)
             for v in born:
                 hv = self.history.v.get(v["id"])
                 if hv is not None and hv.links_in:
@@ -279,14 +280,17 @@ class Drift:
                 docs = {w["document_id"] for w in self._by_body.get(v["body_hash"], [])
                         if w["document_id"] != x and w["source"] == v["source"] and (w["valid_from"] or "") < t0
                         and (w["valid_to"] is None or w["valid_to"] >= t0)}
-                if len(docs) == 1:  # text many pages said is no one page's
+                if len(docs) > 1:
+                    continue  # text many pages said ("TODO", a template line) is no one page's
+                own += 1
+                if docs:
                     votes[docs.pop()] += 1
             if votes:
-                # a copy is made whole: every section with text it was born with said what the source
+                # a copy is made whole: every section of its own it was born with said what the source
                 # said; a page written anew that repeats some sections of another (a migration of the
                 # current text next to an old copy) was not made from it
                 doc, n = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
-                if n == len(born):
+                if n == own:
                     found = doc
         self._origins[x] = found
         return found
@@ -559,6 +563,8 @@ class Drift:
         # specific text makes equal text evidence of copying
         if not same_page and not (exact and ntok >= 3 * self.opt.lineage_min_tokens):
             return None
+        if not same_page and len({w["document_id"] for w in self._by_body.get(v["body_hash"], [])}) > 2:
+            return None  # a template's text that many runbooks carried: one of them moving on says nothing of the rest
         since = v["valid_from"]
         where = f"{v['path']} §{' > '.join(json.loads(v['heading_path'])[-1:]) or '(top)'}"
         # where that text lives now: its own section, or wherever a rename or a move took it

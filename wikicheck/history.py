@@ -12,7 +12,9 @@ A version ``v`` *continues as* a version ``w`` (a link ``v -> w``) when
 * the text is new in ``w``'s section: ``w`` is the section's first version, or its previous version
   said something else (a page that already carried the text was a copy long before);
 * the two ends are one change: the same commit, the same crawl (sources without commits), or
-  within ``window_days`` of each other (a move done in two commits);
+  within ``window_days`` of each other (a move done in two commits) when the text left its section
+  for good (the section ended, or kept only a stub): a section revised in place keeps its text at
+  home, and a page made from it a few days before the revision is a copy, not a move;
 * and they carry the same text: the same body, nearly the same words, or one contained in the
   other (a split sends parts of a section away; a merge gathers sections into one).
 
@@ -170,7 +172,17 @@ class SectionHistory:
             return True  # the same crawl of a source without commits
         if v.t_to is None or w.t_from is None:
             return False
-        return abs(w.t_from - v.t_to) <= self.opt.window_days * 86400
+        # two changes days apart are one move only when the text really left: a section that goes on
+        # under its heading with a revised text of its own evolved in place, and a page made from it
+        # shortly before is a copy that the revision left behind, not where the text moved to
+        return abs(w.t_from - v.t_to) <= self.opt.window_days * 86400 and self._left_home(v)
+
+    def _left_home(self, v: _V) -> bool:
+        """The section of `v` ended with it, or what followed it there is a stub (under half its
+        words: "moved to ...", a link), not a revision of the text."""
+        if v.next is None:
+            return True
+        return sum(self.tokens(v.next).values()) * 2 < sum(self.tokens(v).values())
 
     def _add(self, v: _V, w: _V, how: str) -> None:
         if any(x == w.id for x, _ in v.links_out):
@@ -217,12 +229,34 @@ class SectionHistory:
                 if hi - lo <= self.opt.max_candidates:
                     for w in timed[lo:hi]:
                         cands[w.id] = w
+            found = []
             for w in sorted(cands.values(), key=lambda x: x.id):
                 if w.section_id == v.section_id or w.source != v.source or not self._close_in_time(v, w):
                     continue
                 how = self._carries(v, w)
                 if how:
-                    self._add(v, w, how)
+                    found.append((w, how))
+            for w, how in self._specific(v, found):
+                self._add(v, w, how)
+
+    def _specific(self, v: _V, found: list[tuple[_V, str]]) -> list[tuple[_V, str]]:
+        """The links of one departure that say where its text went. Text that turns up in three
+        places or more at once ("TODO", a template paragraph) is boilerplate: it went nowhere in
+        particular. A text too short to be anyone's own links only within one commit or crawl, and
+        only to the one place that took it."""
+        same = [x for x in found if x[1] == "same"]
+        if len(same) > 2:
+            found = [x for x in found if x[1] != "same"]
+        if sum(self.tokens(v).values()) < self.opt.min_tokens:
+            one = [(w, how) for w, how in found if self._one_change(v, w)]
+            return one if len(one) == 1 else []
+        return found
+
+    @staticmethod
+    def _one_change(v: _V, w: _V) -> bool:
+        if v.ended_by_commit and w.commit:
+            return v.ended_by_commit == w.commit
+        return bool(v.closed_at and w.seen_at and v.closed_at == w.seen_at and not w.commit)
 
     def _link_renames(self) -> None:
         by_doc: dict[tuple[str, str], list[_V]] = defaultdict(list)
