@@ -35,7 +35,8 @@ def leftovers(index_dir: Path) -> list[str]:
 
 def test_manifest_fields(crawled, index_dir):
     data = json.loads((index_dir / MANIFEST_NAME).read_text())
-    assert set(data) == {"model_id", "dim", "count", "state", "built_at", "kind"}
+    assert set(data) == {"model_id", "dim", "count", "state", "built_at", "kind", "sha256", "bytes", "reason"}
+    assert data["bytes"] == (index_dir / INDEX_NAME).stat().st_size and len(data["sha256"]) == 64
     assert (data["model_id"], data["dim"], data["count"], data["kind"]) == (MODEL, 64, 3, "IndexIDMap2(IndexFlatIP)")
     with Store.open(index_dir) as st:
         assert data["state"] == st.index_state(MODEL)

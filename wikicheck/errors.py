@@ -27,3 +27,15 @@ class ModelMismatch(WikicheckError):
 
 class IndexOutOfDate(WikicheckError):
     """The faiss index does not match the store."""
+
+
+class StoreDamaged(WikicheckError):
+    """The store file is damaged (SQLite's quick_check fails) or is not a file: never written to."""
+
+
+class StoreEmpty(WikicheckError):
+    """The store holds nothing yet (0 bytes, or no crawl ever completed): not a clean wiki."""
+
+
+class IndexFileUnusable(WikicheckError):
+    """A file wikicheck writes in the index directory is something else (a directory, a device)."""
