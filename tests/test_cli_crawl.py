@@ -96,7 +96,7 @@ def test_status_json(cli, wiki, index_dir):
     assert r.exit_code == 0, r.stderr
     info = json.loads(r.stdout)
     assert set(info) == {"version", "index", "model", "dim", "sources", "counts", "timestamp_sources", "manifest",
-                         "index_up_to_date", "last_crawl"}
+                         "index_up_to_date", "index_health", "last_crawl"}
     assert (info["version"], info["model"], info["dim"], info["index_up_to_date"]) == (1, "test-hash-64", 64, True)
     assert info["counts"] == {"documents": 2, "documents_removed": 0, "sections": 4, "sections_removed": 0,
                               "section_versions": 4, "embeddings": 4, "crawls": 1}

@@ -269,10 +269,10 @@ def test_a_subfolder_of_a_repo(repo, index_dir, fake_embedder):
     c = commit(repo, {"docs/a.md": "# A\n\na\n", "src/readme.md": "# Not docs\n"}, D2022)
     sub = repo / "docs"
     assert is_git_root(repo) and not is_git_root(sub)
-    assert open_source(str(sub)).kind == "folder"  # detected as a plain folder...
-    src = open_source(str(sub), kind="git")  # ...unless asked for
+    src = open_source(str(sub))  # a tracked sub-folder is detected as git (#12), as --kind git crawls it
     assert isinstance(src, GitSource) and src.prefix == "docs/"
-    crawl([str(sub)], index_dir, embedder=fake_embedder, kind="git")
+    assert open_source(str(sub), kind="folder").kind == "folder"  # unless told otherwise
+    crawl([str(sub)], index_dir, embedder=fake_embedder)
     with Store.open(index_dir) as st:
         assert [(x["path"], x["commit"]) for x in st.sections()] == [("a.md", c)]
         assert [v["path"] for v in st.db["section_versions"].rows] == ["a.md"]

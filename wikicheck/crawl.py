@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,12 +26,72 @@ from .index import build_index
 from .lock import IndexLock
 from .model import Document, Provenance, Section, stable_id
 from .parse import iter_sections
-from .sources import SkipFile, Source, detect_kind, open_source
+from .sources import SkipFile, Source, check_kind_switch, default_name, detect_kind, open_source
 from .store import Store
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
-HISTORY_CHECKPOINT = 200  # history events between progress updates
+HISTORY_CHECKPOINT = 200  # history events between progress updates (when the source cannot count its commits)
+
+
+class Terminated(BaseException):
+    """SIGTERM (a scheduler, systemd, `docker stop`) asked the run to stop: a clean stop, not a crash.
+
+    A BaseException like KeyboardInterrupt, so that no `except Exception` on the way swallows it.
+    """
+
+
+class _Stops:
+    """A stop signal that arrives while a page is written waits until its transaction is committed."""
+
+    depth = 0
+    pending: BaseException | None = None
+
+
+@contextlib.contextmanager
+def _one_page() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only: a crawl in another thread has nothing to hold
+        return
+    _Stops.depth += 1
+    try:
+        yield
+    finally:
+        _Stops.depth -= 1
+    if _Stops.depth == 0 and _Stops.pending is not None:
+        stop, _Stops.pending = _Stops.pending, None
+        raise stop
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    stop = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    if _Stops.depth:
+        _Stops.pending = _Stops.pending or stop
+    else:
+        raise stop
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """SIGTERM raises Terminated and SIGINT KeyboardInterrupt, both between two pages, never inside a
+    page's transaction, so the crawl can record how it ended (issue #12: a SIGTERM used to leave it
+    "running"). For the CLI's crawl and nightly; a signal the caller ignores stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread can set handlers (and receives signals)
+        return
+    wanted = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    old = {s: signal.getsignal(s) for s in wanted}
+    for s, default in wanted.items():
+        if old[s] is default:
+            signal.signal(s, _on_signal)
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        pending, _Stops.pending = _Stops.pending, None
+        if pending is not None:
+            raise pending
 
 
 @dataclass
@@ -105,9 +169,14 @@ def crawl(
     max_bytes = config.get("crawl", "max-file-bytes")
     # open (and so validate) every source before taking the lock or touching the store
     sources: list[Source] = []
+    recorded = _recorded_kinds(index_dir, specs, names)
     for i, spec in enumerate(specs):
         name = names[i] if names and i < len(names) else None
-        k = kind or detect_kind(spec)
+        if kind and i in recorded:
+            check_kind_switch(*recorded[i], kind, forced=True)
+        # a source the index has keeps its kind: detection that has learnt more (a folder git tracks is
+        # git now, #12) must not mix file dates and commit dates in one history
+        k = kind or (recorded[i][2] if i in recorded else detect_kind(spec))
         opts: dict[str, Any] = {"max_bytes": max_bytes, **(source_options or {}).get(k, {})}
         sources.append(open_source(spec, name=name, kind=k, **opts))
     embedder = embedder or get_embedder(config.model, batch_size=config.get("embedding", "batch-size"))
@@ -123,6 +192,30 @@ def crawl(
             store.close()
 
 
+def _recorded_kinds(index_dir: Path, specs: list[str], names: list[str | None] | None) -> dict[int, tuple[str, str, str]]:
+    """The sources of `specs` that the index has crawled already (same name and root, with pages):
+    {position: (name, root, kind)}. Read before the lock: only the kind is taken from it."""
+    from .errors import WikicheckError
+    from .store import db_path_for
+
+    if not db_path_for(index_dir).exists():
+        return {}
+    try:
+        store = Store.open(index_dir)
+    except WikicheckError:
+        return {}  # empty or damaged: the crawl itself says so, with its own message
+    out: dict[int, tuple[str, str, str]] = {}
+    with store:
+        for i, spec in enumerate(specs):
+            if re.match(r"^[a-z][a-z0-9+.-]*://", spec):
+                continue
+            given = names[i] if names and i < len(names) else None
+            row = store.source(given or default_name(spec))
+            if row and row["root"] == str(Path(spec).resolve()) and store.document_fingerprints(row["name"]):
+                out[i] = (row["name"], row["root"], row["kind"])
+    return out
+
+
 def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: Config, embedder: Embedder,
                   prog: Progress, t0: float) -> CrawlSummary:
     # we hold the lock, so any crawl still marked running was killed
@@ -134,7 +227,7 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
     workers = max(1, config.get("crawl", "workers"))
     ts = now_iso()
     timings: dict[str, float] = {}
-    status = "failed"
+    status = "failed"  # an error ended it, unless a signal did
     try:
         for src in sources:
             store.ensure_source(src.name, src.root, src.kind)
@@ -185,7 +278,8 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
                         present.discard(cand.path)
                         _warn(store, summary, crawl_id, src.name, cand.path, skip)
                     else:
-                        _save(store, doc, sections, ts, src.kind, summary)
+                        with _one_page():
+                            _save(store, doc, sections, ts, src.kind, summary)
                     prog("pages", n, len(todo))
             timings["pages"] = timings.get("pages", 0) + time.perf_counter() - t
             warned = {w["path"] for w in summary.warnings if w["source"] == src.name}
@@ -223,17 +317,28 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
         summary.index_rebuilt, summary.index_count = rebuilt, manifest.count
         timings["index"] = time.perf_counter() - t
         status = "ok"
+    except KeyboardInterrupt:
+        status = "interrupted"  # Ctrl-C: the CLI says "interrupted" too, and readers see an unfinished crawl
+        raise
+    except Terminated:
+        status = "terminated"
+        raise
     finally:
         summary.seconds = time.perf_counter() - t0
         summary.timings = timings
-        store.finish_crawl(crawl_id, status, {
-            "documents": summary.documents, "sections_new": summary.sections_new,
-            "sections_changed": summary.sections_changed, "sections_unchanged": summary.sections_unchanged,
-            "sections_removed": summary.sections_removed, "sections_embedded": summary.sections_embedded,
-            "versions_added": summary.versions_added, "warnings": len(summary.warnings),
-            "seconds": round(summary.seconds, 3), "timings": json.dumps(timings),
-        })
+        with _one_page():  # a second signal must not cut short the row that says how the crawl ended
+            _finish(store, crawl_id, status, summary, timings)
     return summary
+
+
+def _finish(store: Store, crawl_id: int, status: str, summary: CrawlSummary, timings: dict[str, float]) -> None:
+    store.finish_crawl(crawl_id, status, {
+        "documents": summary.documents, "sections_new": summary.sections_new,
+        "sections_changed": summary.sections_changed, "sections_unchanged": summary.sections_unchanged,
+        "sections_removed": summary.sections_removed, "sections_embedded": summary.sections_embedded,
+        "versions_added": summary.versions_added, "warnings": len(summary.warnings),
+        "seconds": round(summary.seconds, 3), "timings": json.dumps(timings),
+    })
 
 
 def _warn(store: Store, summary: CrawlSummary, crawl_id: int, source: str, path: str, message: str) -> None:
@@ -271,12 +376,21 @@ def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSum
         return problems
     key = f"history:{src.name}:{since}:{head}"
     done = int(store.get_meta(key) or 0)  # events already applied by a run that was killed
-    n = 0
+    # progress in commits when the source counts them cheaply (git), else in events with no total
+    count = getattr(src, "history_commits", None)
+    total = count(since) if count else 0
+    if total:
+        prog("history", 0, total)
+    n = commits = 0
+    commit: str | None = None
     for ev in events:
         n += 1
+        p = ev.provenance
+        if total and p.commit != commit:
+            commit, commits = p.commit, commits + 1
+            prog("history", min(commits, total), total)
         if n <= done:
             continue
-        p = ev.provenance
         if ev.renamed_from:
             store.record_rename(src.name, ev.renamed_from, ev.path, p.changed_at, p.commit, src.kind, ev.similarity)
         if ev.problem:  # an unreadable past version: a warning for it, never the end of the crawl
@@ -292,11 +406,14 @@ def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSum
 
         sections = iter_sections(doc, max_level, front_matter_error) if ev.text is not None else None
         # the checkpoint is written in the same transaction as the versions it accounts for
-        summary.versions_added += store.apply_versions(doc.id, src.name, ev.path, sections, p.changed_at,
-                                                       p.commit, p.author, "git", checkpoint=(key, n), seen_at=ts)
+        with _one_page():
+            summary.versions_added += store.apply_versions(doc.id, src.name, ev.path, sections, p.changed_at,
+                                                           p.commit, p.author, "git", checkpoint=(key, n), seen_at=ts)
         summary.history_events += 1
-        if n % HISTORY_CHECKPOINT == 0:
+        if not total and n % HISTORY_CHECKPOINT == 0:
             prog("history", n, 0)
+    if total or n:
+        prog("history", total or n, total or n)  # commits that changed no page count as read too
     with store.transaction():
         store.db["sources"].update(src.name, {"last_commit": head})
         store.db.execute("delete from meta where key like ? and key != ?", [f"history:{src.name}:%", key])

@@ -5,7 +5,8 @@ index in between; crawl() is handed that lock instead of taking its own (flock i
 
 Exit codes of ``wikicheck nightly`` (for a scheduler to alert on): 0 nothing new at or above
 ``--fail-on`` (default warning) · 1 new findings at or above it · 3 wikicheck error (missing
-source, index locked by another run, bad config) · 4 unexpected crash · 130 interrupted.
+source, index locked by another run, bad config) · 4 unexpected crash · 130 interrupted · 143 SIGTERM
+(the CLI stops after the page being written; the crawl is recorded as "terminated").
 """
 
 from __future__ import annotations

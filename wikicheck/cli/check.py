@@ -38,6 +38,7 @@ def check(
     with Store.open(index or default_index()) as store:
         # never a half-crawled wiki (wikicheck.readers); the lock keeps a crawl from starting under us
         require_complete(store, wait=wait, what="check")
+        store.require_crawled()  # 0 findings on an empty store would read as a clean wiki (#11 point 12)
         with IndexLock(store.path.parent if store.path else index or default_index(), "check"):
             result = run_checks(store, cfg)
         summary = result.summary()

@@ -20,7 +20,7 @@ def report(
     config: Path | None = typer.Option(None, "--config", "-c", help="wikicheck.toml to use ([owners] mapping)."),
     owner: str | None = typer.Option(None, "--owner", help='Only this owner\'s report (e.g. "@acme/platform-team"); "unowned" for the sections nobody owns.'),
     format_: str = typer.Option("md", "--format", "-f", help="md, html or json."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write index.<fmt> and one file per owner here, instead of printing everything to stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write index.FORMAT and one file per owner here, instead of printing everything to stdout."),
     since_last_run: bool = typer.Option(False, "--since-last-run", help="List only the findings that are new since the previous check run (counts and resolved stay complete)."),
     min_level: str = typer.Option("info", "--min-level", help="Leave out findings below this level: info, warning or error."),
 ) -> None:
@@ -56,12 +56,14 @@ def nightly(
     fail_on: str = typer.Option("warning", "--fail-on", help="Exit 1 when a NEW finding is at or above: info, warning, error, never."),
     json_: bool = typer.Option(False, "--json", help="Print the run's summary as JSON."),
 ) -> None:
-    """Crawl, check and write the owner reports in one locked run. Exit 0: nothing new; 1: new findings; 3: error."""
+    """Crawl, check and write the owner reports in one locked run. Exit 0: nothing new; 1: new findings; 3: error; 143: SIGTERM."""
+    from ..crawl import stop_signals
     from ..nightly import run_nightly
 
     if fail_on not in (*_LEVELS, "never"):
         raise typer.BadParameter(f"should be one of {', '.join(_LEVELS)}, never", param_hint="--fail-on")
-    res = run_nightly(sources, index or default_index(), output, config_path=config, fail_on=fail_on)
+    with stop_signals():  # SIGTERM: stop after the current page, record "terminated", exit 143
+        res = run_nightly(sources, index or default_index(), output, config_path=config, fail_on=fail_on)
     if json_:
         typer.echo(json.dumps(res.to_json(), indent=2, sort_keys=True))
     else:

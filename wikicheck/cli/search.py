@@ -33,8 +33,10 @@ def search(
         policy = "annotate"
     if policy not in POLICIES:
         raise typer.BadParameter(f"should be one of {', '.join(POLICIES)}", param_hint="--policy")
-    if (query is None) == (queries_file is None):
-        raise typer.BadParameter("give a QUERY or --queries-file, not both", param_hint="QUERY")
+    if query is None and queries_file is None:
+        raise typer.BadParameter("no query given: give a QUERY or --queries-file FILE", param_hint="QUERY")
+    if query is not None and queries_file is not None:
+        raise typer.BadParameter("both a QUERY and --queries-file given: give one of them", param_hint="QUERY")
     queries = [query] if query is not None else [
         q.strip() for q in queries_file.read_text(encoding="utf-8").splitlines()  # type: ignore[union-attr]
     ]
@@ -42,6 +44,9 @@ def search(
     # exposure for the owner reports; off with --no-events, WIKICHECK_NO_EVENTS=1 or [guard] record-events = false
     record = not no_events and record_events_enabled(load_config(None, sources_from=idx))
     guard = Guard(idx, config=GuardConfig(record_events=record), wait=wait)
+    note = guard.index.damage_note(idx)  # a damaged faiss file was rebuilt from the store (#11 point 11)
+    if note:
+        typer.echo(f"warning: {note}", err=True)
     try:
         runs = guard.search_many(queries, k, policy)
     finally:

@@ -48,6 +48,38 @@ def is_git_root(path: str | Path) -> bool:
     return Path(top).resolve() == p
 
 
+def work_tree_of(path: str | Path) -> Path | None:
+    """The top level of the git work tree that holds folder `path`, or None (not in one, or no git)."""
+    p = Path(path).resolve()
+    if not p.is_dir():
+        return None
+    try:
+        top = _git(str(p), "rev-parse", "--show-toplevel").strip()
+    except (WikicheckError, OSError):
+        return None  # not a work tree (or inside .git, or a bare repository), or git is not installed
+    return Path(top).resolve() if top else None
+
+
+def is_tracked_folder(path: str | Path) -> bool:
+    """True when git dates the pages of folder `path`: the top level of a work tree (even one with no
+    commit yet), or a sub-folder holding files git tracks (docs/ of a docs-as-code repository, #12).
+
+    A sub-folder git ignores or does not track (build output, a copy dropped into a home-directory
+    repository) is not: git knows nothing of its pages, so it is crawled as a folder.
+    """
+    p = Path(path).resolve()
+    if is_git_root(p):
+        return True
+    if work_tree_of(p) is None:
+        return False
+    try:
+        proc = subprocess.run(["git", "-C", str(p), "ls-files", "-z", "--cached", "--", "."],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return False
+    return proc.returncode == 0 and bool(proc.stdout)
+
+
 class GitSource:
     kind = "git"
 
@@ -185,20 +217,30 @@ class GitSource:
         """Every change to every page after commit `since` (all of history when None), oldest first."""
         if not self.head:
             return iter(()), None
-        rng = ["HEAD"]
-        if since and since != self.head:
-            ok = subprocess.run(["git", "-C", self.root, "merge-base", "--is-ancestor", since, "HEAD"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
-            if ok:
-                rng = [f"{since}..HEAD"]
-            else:  # history rewritten (rebase, force push): go on from where the two histories meet
-                base = subprocess.run(["git", "-C", self.root, "merge-base", since, "HEAD"],
-                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                if base.returncode == 0 and base.stdout.strip():
-                    rng = [f"{base.stdout.decode().strip()}..HEAD"]
-        elif since == self.head:
+        if since == self.head:
             return iter(()), self.head
-        return self._history_events(rng), self.head
+        return self._history_events(self._range(since)), self.head
+
+    def history_commits(self, since: str | None) -> int:
+        """How many commits history(since) reads: one `git rev-list --count`, cheap next to the
+        `git log --raw` it counts, so the progress bar has a total (#12: "history 200/?")."""
+        if not self.head or since == self.head:
+            return 0
+        return int(_git(str(self.top), "rev-list", "--count", *self._range(since), "--", self.root).strip() or 0)
+
+    def _range(self, since: str | None) -> list[str]:
+        if not since:
+            return ["HEAD"]
+        ok = subprocess.run(["git", "-C", self.root, "merge-base", "--is-ancestor", since, "HEAD"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+        if ok:
+            return [f"{since}..HEAD"]
+        # history rewritten (rebase, force push): go on from where the two histories meet
+        base = subprocess.run(["git", "-C", self.root, "merge-base", since, "HEAD"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if base.returncode == 0 and base.stdout.strip():
+            return [f"{base.stdout.decode().strip()}..HEAD"]
+        return ["HEAD"]
 
     def _history_events(self, rng: list[str]) -> Iterator[HistoryEvent]:
         # -M: a renamed page (also across a directory rename) is one page under two names, as `git log
