@@ -28,6 +28,7 @@ import hashlib
 import html
 import posixpath
 import re
+import socket
 import threading
 import time
 from collections import Counter
@@ -900,3 +901,92 @@ class WikiServer:
 
 def _etag(body: bytes) -> str:
     return '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+
+
+# --------------------------------------------------------------------------- a hostile server
+
+
+class DribbleServer:
+    """A raw socket server on 127.0.0.1:0 (issue 11, point 10): `/` links to `/ok-1`, `/ok-2` and `/drip`;
+    the ok pages answer at once, `/drip` sends its answer one byte every `interval` seconds for
+    `seconds` in all, at the place `where` says: "status" (the status line), "headers" (a header
+    line), or "chunked" (a chunk-size line of a chunked body). A socket timeout bounds each recv() only,
+    so only a deadline on the whole request stops it early. Use as a context manager."""
+
+    PAGES = {"/ok-1": "Alpha page", "/ok-2": "Bravo page"}
+
+    def __init__(self, where: str, *, interval: float = 0.5, seconds: float = 60.0):
+        assert where in ("status", "headers", "chunked"), where
+        self.where, self.interval, self.seconds = where, interval, seconds
+        self.stopping = threading.Event()
+        self.drip_started = threading.Event()
+        self.dripped = 0  # bytes sent by the dripping answer
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> "DribbleServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.sock.close()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    request += data
+                path = request.split(b" ", 2)[1].decode("ascii", "replace")
+                if path == "/drip":
+                    self._drip(conn)
+                else:
+                    conn.sendall(self._page(path))
+            except OSError:
+                return  # the crawler gave up on this connection
+
+    def _page(self, path: str) -> bytes:
+        if path == "/":
+            links = "".join(f'<li><a href="{p}">{t}</a></li>' for p, t in [*self.PAGES.items(), ("/drip", "Drip")])
+            body = f"<html><body><main><h1>Home</h1><ul>{links}</ul></main></body></html>"
+        elif path in self.PAGES:
+            title = self.PAGES[path]
+            body = f"<html><body><main><h1>{title}</h1><p>{title} text, served at once.</p></main></body></html>"
+        else:
+            return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        raw = body.encode()
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close\r\n"
+                b"Content-Length: " + str(len(raw)).encode() + b"\r\n\r\n" + raw)
+
+    def _drip(self, conn: socket.socket) -> None:
+        head, slow = {
+            "status": (b"", b"HTTP/1.1 200 OK" + b" " * 10_000),
+            "headers": (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n", b"X-Drip: " + b"a" * 10_000),
+            "chunked": (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n",
+                        b"0" * 10_000),
+        }[self.where]
+        conn.sendall(head)
+        self.drip_started.set()
+        end = time.monotonic() + self.seconds
+        for byte in slow:
+            if time.monotonic() >= end or self.stopping.wait(self.interval):
+                break
+            conn.sendall(bytes([byte]))
+            self.dripped += 1

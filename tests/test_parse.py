@@ -398,3 +398,75 @@ def test_deep_lists_and_quotes_keep_the_rest_of_the_page():
     assert secs[2].text.strip() == "section b text"
     secs = md("# T\n\n## Q\n\n" + ">" * 25 + " deep quote text\n\nafter quote\n")
     assert "deep quote text" in secs[1].text and "after quote" in secs[1].text
+
+
+@pytest.mark.parametrize("deep", [
+    "\n".join("  " * i + f"- level {i}" for i in range(150)),  # 300 token levels: past maxNesting 200
+    "- " * 250 + "level 249 on one line",
+    ">" * 250 + " level 249 in a quote",
+    "> - " * 80 + "level 80, quotes in lists in quotes",
+])
+def test_nesting_past_the_parser_limit_keeps_the_rest_of_the_page_as_flat_text(deep):
+    """Issue 11 point 8: past maxNesting (200) markdown-it drops the rest of the list or quote, and for a list
+    the rest of the page, without a word. The lines it dropped are parsed again with their nesting flattened."""
+    last = deep.rsplit("\n", 1)[-1].split("level ", 1)[1]
+    secs = md(f"# T\n\n## A\n\nbefore the list\n\n{deep}\n\nafter the list\n\n## B\n\nsection b text\n\n"
+              "- one\n- two\n")
+    assert [(s.heading, s.line_start) for s in secs][:2] == [("T", 1), ("A", 3)]
+    assert [s.heading for s in secs] == ["T", "A", "B"]
+    a, b = secs[1].text, secs[2].text
+    assert "before the list" in a and f"level {last}" in a and "after the list" in a
+    assert "level 0" in a or deep.startswith((">", "- -"))
+    assert b.split("\n\n") == ["section b text", "- one", "- two"]
+    assert secs[2].line_start == secs[1].line_end + 2
+
+
+@pytest.mark.parametrize("value", ["\x1b[2J\x1b]0;owned\x07", "\x7f", "\x00", "a\x85b"[:2] + "\x01", "\ufffe"])
+def test_front_matter_with_a_control_character_is_a_warning_not_a_crash(value):
+    """Found by benchmarks/fuzz_crawl.py (issue 11): PyYAML's reader rejects control characters when the
+    loader is made, outside the try that turns YAML errors into a warning, so one page's title with a
+    terminal escape in it ended the whole crawl with exit 4."""
+    meta, lines, err = split_front_matter(f"---\nowner: ann\ntitle: {value} x\n---\n# T\n\ntext\n")
+    assert (meta, lines) == ({}, 4)
+    assert err is not None and "\n" not in err
+    assert err.startswith("broken front matter at line 3: character U+") and "is not allowed in YAML" in err
+
+
+@pytest.mark.parametrize("pattern, n", [("![", 40_000), ("[![", 30_000), ("[", 80_000), ("<!--", 50_000)])
+def test_pathological_markdown_is_parsed_without_quadratic_blowup(pattern, n):
+    """Found by benchmarks/fuzz_crawl.py (issue 11): markdown-it scans to the end of a paragraph from every
+    unclosed "[" (60 KB of "![" took 33 s), and the comment regex from every unclosed "<!--" (200 KB took
+    164 s); both grow with the square of the size, so one 5 MB page held the crawl and its lock for hours.
+    Such a paragraph keeps its text; the timing bound is loose: each case took 30 s or more before."""
+    import time
+
+    t = time.perf_counter()
+    secs = md(f"# T\n\n{pattern * n}\n\n## After\n\nafter text\n")
+    assert time.perf_counter() - t < 10
+    assert secs[0].heading == "T" and secs[0].text.count(pattern) == n  # kept as text
+    if pattern != "<!--":  # an unclosed comment is HTML to the end of the page (CommonMark), "## After" too
+        assert [s.heading for s in secs] == ["T", "After"] and secs[1].text == "after text"
+
+
+@pytest.mark.parametrize("pattern", ["<!--", "<!--a>"])
+def test_unclosed_html_comments_are_text_without_quadratic_blowup(pattern):
+    """Found by benchmarks/fuzz_crawl.py (issue 11): html.parser searches to the end of the page for the end
+    of every unclosed "<!--" (60 KB took 2 s, growing with the square of the size); they are text, as before."""
+    import time
+
+    page = f"<html><body><h1>T</h1><p>a<!-- closed -->b</p><h2>U</h2><p>{pattern * 40_000}"  # cut off there
+    t = time.perf_counter()
+    secs = html(page)
+    assert time.perf_counter() - t < 10
+    assert [s.heading for s in secs] == ["T", "U"] and secs[0].text == "ab"
+    assert secs[1].text.count(pattern) == 40_000
+
+
+def test_huge_front_matter_is_not_parsed():
+    """Found by benchmarks/fuzz_crawl.py (issue 11): PyYAML reads about 150 KB a second, and a page's front
+    matter was parsed twice; 600 KB of tags took 8 s. Front matter over 64 KB is a warning, not parsed."""
+    text = "---\ntags: [" + ", ".join(f"t{i}" for i in range(100_000)) + "]\nowner: ann\n---\n# T\n\nbody\n"
+    meta, lines, err = split_front_matter(text)
+    assert (meta, lines) == ({}, 4)
+    assert err == "front matter is over 64 KB (770 KB); not read, fix or shorten it"
+    assert split_front_matter("---\ntitle: " + "x" * 60_000 + "\n---\n# T\n")[0] == {"title": "x" * 60_000}

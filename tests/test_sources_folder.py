@@ -196,6 +196,11 @@ def _broken_yaml(p: Path) -> None:
     p.write_text("---\ntitle: [unclosed\nowner: x\n---\n# Page\n\nbody\n")
 
 
+def _escape_in_yaml(p: Path) -> None:
+    # found by benchmarks/fuzz_crawl.py (issue 11): a terminal escape in a title crashed the crawl (exit 4)
+    p.write_text("---\ntitle: \x1b]0;owned\x07 Page\n---\n# Page\n\nbody\n")
+
+
 def _loop(p: Path) -> None:
     p.symlink_to("..", target_is_directory=True)
 
@@ -211,6 +216,7 @@ def _broken_link(p: Path) -> None:
     ("blank.md", _blank, "empty", False),
     ("big.md", _big, "over the", False),
     ("broken.md", _broken_yaml, "broken front matter", True),
+    ("escape.md", _escape_in_yaml, "broken front matter at line 2: character U+001B is not allowed in YAML", True),
     ("sub/loop", _loop, "symlink loop", False),
     ("dangling.md", _broken_link, "broken symlink", False),
 ])
@@ -302,7 +308,8 @@ def test_hostile_files_are_warnings_and_the_valid_pages_are_crawled(tmp_path, in
     assert "outside the crawled folder" in warned["zero.md"]  # a device is outside the folder anyway
     assert "outside the crawled folder" in warned["passwd.md"] and "outside the crawled folder" in warned["etc"]
     (bad,) = [p for p in warned if p.startswith("bad-")]
-    assert "not valid UTF-8" in warned[bad]
+    # the name's own bytes, as `ls -b` or Python's bytes show them; not Python's surrogate escapes (\udcff)
+    assert bad == "bad-\\xff\\xfe.md" and warned[bad].startswith(f"{bad}: skipped, the file name is not valid UTF-8")
     with Store.open(index_dir) as st:
         paths = sorted(d["path"] for d in st.documents())
         texts = " ".join(r["text"] for r in st.sections())

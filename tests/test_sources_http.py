@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from helpers import D2022, D2024, commit, init_repo
-from http_fixtures import SAMPLE, WikiServer, WikiSite, page_from_markdown, sample_pages
+from http_fixtures import SAMPLE, DribbleServer, WikiServer, WikiSite, page_from_markdown, sample_pages
 
 from wikicheck.check import run_checks
 from wikicheck.config import Config
@@ -527,3 +527,23 @@ def test_dot_segments_inside_the_prefix_stay_allowed():
     scope = Scope("http://127.0.0.1:8000/docs/prefix.html")
     assert normalise_url("http://127.0.0.1:8000/docs/a/../b.html") == "http://127.0.0.1:8000/docs/b.html"
     assert scope.allows(normalise_url("http://127.0.0.1:8000/docs/./a/%7Eb.html"))
+
+
+@pytest.mark.parametrize("where", ["status", "headers", "chunked"])
+def test_a_server_that_dribbles_its_answer_is_cut_off_at_the_deadline(index_dir, fake_embedder, where):
+    """Issue 11 point 10: a socket timeout bounds each recv() only, so a server sending one byte every half
+    second held a request (and the index lock) for as long as it liked while the warning said "timed out
+    after 1 s". Each request has one deadline for connect, status line, headers and body."""
+    with DribbleServer(where, interval=0.5, seconds=60) as srv:
+        t = time.monotonic()
+        s = crawl([srv.url("/")], index_dir, embedder=fake_embedder,
+                  source_options={"http": {"rate": 0, "timeout": 1}})
+        took = time.monotonic() - t
+        assert srv.drip_started.is_set()
+    assert took < 30, f"the crawl waited {took:.0f} s for a server that dribbles for 60 s"
+    assert s.pages_failed == 1
+    assert [(w["path"], w["message"]) for w in s.warnings] == [
+        ("drip", f"{srv.url('/drip')}: timed out after 1 s (linked from /)")]
+    with Store.open(index_dir) as st:
+        assert sorted(d["path"] for d in st.documents()) == ["/", "ok-1", "ok-2"]
+        assert {s["heading"] for s in st.sections()} >= {"Alpha page", "Bravo page"}

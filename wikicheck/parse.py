@@ -15,6 +15,10 @@ from typing import Any, Callable
 import yaml
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 from markdown_it import MarkdownIt
+from markdown_it.parser_block import ParserBlock
+from markdown_it.parser_inline import ParserInline
+from markdown_it.rules_block import StateBlock
+from markdown_it.token import Token
 
 from .dates import parse_date
 from .model import Document, Provenance, Section, section_hashes, stable_id
@@ -44,7 +48,14 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], int, str | None]:
     for i in range(1, min(len(lines), 500)):
         if _FM_CLOSE.match(lines[i]):
             block = "\n".join(lines[1:i])
-            loader = _FrontMatterLoader(block)
+            if len(block) > _MAX_FRONT_MATTER_CHARS:  # PyYAML reads ~150 KB a second: never megabytes of it
+                return {}, i + 1, (f"front matter is over {_MAX_FRONT_MATTER_CHARS // 1024} KB "
+                                   f"({len(block) // 1024} KB); not read, fix or shorten it")
+            try:
+                # made inside the try: PyYAML's reader rejects control characters as the loader is made
+                loader = _FrontMatterLoader(block)
+            except yaml.reader.ReaderError as e:
+                return {}, i + 1, _unreadable_yaml(block, e)
             try:
                 meta = loader.get_single_data() if block.strip() else {}
                 if meta is None:
@@ -67,6 +78,14 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], int, str | None]:
     return {}, 0, "front matter opened with --- but never closed; treated as text"
 
 
+def _unreadable_yaml(block: str, e: yaml.reader.ReaderError) -> str:
+    """One line naming the character YAML refuses (a terminal escape, a NUL) and its line in the file."""
+    char = e.character if isinstance(e.character, int) else ord(e.character[:1] or b"\0")
+    line = block.count("\n", 0, max(0, e.position)) + 2  # the front matter starts on the file's line 2
+    return f"broken front matter at line {line}: character U+{char:04X} is not allowed in YAML"
+
+
+_MAX_FRONT_MATTER_CHARS = 64 * 1024  # real front matter is a few lines; a page's text goes below it
 _MAX_META_NODES = 10_000  # values in one page's front matter: far above any real page, far below an alias bomb
 
 
@@ -239,16 +258,124 @@ def _section_provenance(doc: Document, start: int, end: int) -> Provenance:
 
 # --------------------------------------------------------------------------- markdown
 
-# maxNesting: commonmark stops at 20 levels and silently drops the rest of the page (a list 10 deep
-# is 20 levels of tokens); 200 keeps any real page whole and stays well inside the recursion limit
-_MD = MarkdownIt("commonmark", {"maxNesting": 200}).enable("table").enable("strikethrough")
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
+MAX_NESTING = 200
+_CUTS = "wikicheck_nesting_cuts"  # env key: (first line, end line) of each run of lines markdown-it skipped
+
+
+class _BoundedInlineParser(ParserInline):
+    """markdown-it's inline parser, without links and images in a paragraph full of brackets.
+
+    From every "[" markdown-it scans ahead for the label's end, so a paragraph of unclosed brackets costs
+    the square of its length (60 KB of "![" took 33 s, a 5 MB page hours). Past a budget of brackets times
+    length the paragraph is parsed without the link and image rules: its text is kept, link syntax and all."""
+
+    def parse(self, src: str, md: MarkdownIt, env: Any, tokens: list[Token]) -> None:
+        if src.count("[") * len(src) > _LINK_SCAN_BUDGET:
+            _NO_LINKS.inline.parse(src, md, env, tokens)
+            return
+        super().parse(src, md, env, tokens)
+
+
+_LINK_SCAN_BUDGET = 5_000_000  # "[" x characters: 200 links in a 25 KB paragraph; ~0.3 s at worst
+
+
+class _NestingAwareBlockParser(ParserBlock):
+    """markdown-it's block parser, noting the lines it skips past maxNesting.
+
+    Past that depth markdown-it skips the rest of the quote, or for a list the rest of the page, without a
+    word (issue 11, point 8); the lines it skipped are parsed again with their nesting flattened."""
+
+    def tokenize(self, state: StateBlock, startLine: int, endLine: int) -> None:
+        if state.level >= state.md.options.maxNesting:  # the same test markdown-it makes before it skips
+            line = state.skipEmptyLines(startLine)
+            if line < endLine and state.sCount[line] >= state.blkIndent:
+                state.env.setdefault(_CUTS, []).append((line, endLine))
+        super().tokenize(state, startLine, endLine)
+
+
+def _markdown_it(links: bool = True) -> MarkdownIt:
+    # maxNesting: commonmark stops at 20 levels (a list 10 deep is 20 levels of tokens); 200 keeps any
+    # real page whole and stays well inside the recursion limit; deeper lines are flattened
+    md = MarkdownIt("commonmark", {"maxNesting": MAX_NESTING}).enable("table").enable("strikethrough")
+    if not links:
+        return md.disable(["link", "image"])
+    block, inline = _NestingAwareBlockParser(), _BoundedInlineParser()
+    block.ruler = md.block.ruler  # the rules as configured above
+    inline.ruler, inline.ruler2 = md.inline.ruler, md.inline.ruler2
+    md.block, md.inline = block, inline
+    return md
+
+
+_NO_LINKS = _markdown_it(links=False)
+_MD = _markdown_it()
+
+
+def _strip_comments(html: str) -> str:
+    """HTML without its <!-- --> comments; an unclosed one is kept. In linear time: the regex
+    `<!--.*?-->` scanned to the end of the text from every unclosed "<!--" (200 KB took 164 s)."""
+    out: list[str] = []
+    i = 0
+    while (start := html.find("<!--", i)) >= 0:
+        end = html.find("-->", start + 4)
+        if end < 0:
+            break
+        out.append(html[i:start])
+        i = end + 3
+    out.append(html[i:])
+    return "".join(out)
+
+# the container markers at the start of a line: quotes, bullets and numbers, any number of them
+_CONTAINERS = re.compile(r"^(?:[ \t]*(?:>|(?:[-+*]|\d{1,9}[.)])(?=[ \t]|$)))+[ \t]*")
+_LIST_MARKER = re.compile(r"[-+*]|\d{1,9}[.)]")
+
+
+def _flatten(line: str) -> str:
+    """A line with no indentation and at most one list marker (the innermost): "> > -   - x" is "- x"."""
+    m = _CONTAINERS.match(line)
+    if not m:
+        return line.lstrip(" \t")
+    markers = _LIST_MARKER.findall(m.group(0))
+    return (markers[-1] + " " if markers else "") + line[m.end():]
 
 
 def _markdown_structure(text: str, max_level: int, fm_lines: int) -> tuple[list[_Heading], list[_Block], int]:
     lines = text.split("\n")
-    body = "\n".join(lines[fm_lines:])
-    tokens = _MD.parse(body)
+    headings, blocks = _markdown_blocks(lines[fm_lines:], max_level, fm_lines)
+    return headings, blocks, len(lines)
+
+
+def _markdown_blocks(lines: list[str], max_level: int, offset: int,
+                     flatten: bool = True) -> tuple[list[_Heading], list[_Block]]:
+    """Headings and blocks of markdown `lines`, which start at line `offset` of the file."""
+    env: dict[str, Any] = {}
+    headings, blocks = _walk_tokens(_MD.parse("\n".join(lines), env), max_level, offset)
+    cuts = _merged(env.get(_CUTS, []))
+    for start, end in cuts:
+        if flatten:
+            more_headings, more_blocks = _markdown_blocks([_flatten(x) for x in lines[start:end]], max_level,
+                                                          offset + start, flatten=False)
+        else:  # not reached: a flattened line nests a few levels at most; kept line by line all the same
+            more_headings, more_blocks = [], [_Block(offset + i, x.strip()) for i, x in
+                                             enumerate(lines[start:end], start) if x.strip()]
+        headings += more_headings
+        blocks += more_blocks
+    if cuts:
+        headings.sort(key=lambda h: (h.line, h.col))
+        blocks.sort(key=lambda b: (b.line, b.col))
+    return headings, blocks
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _walk_tokens(tokens: list[Any], max_level: int, fm_lines: int) -> tuple[list[_Heading], list[_Block]]:
     headings: list[_Heading] = []
     blocks: list[_Block] = []
     list_depth = 0
@@ -284,9 +411,9 @@ def _markdown_structure(text: str, max_level: int, fm_lines: int) -> tuple[list[
             # code stays verbatim and fenced, so that claims can tell code from prose in the text alone
             blocks.append(_Block(line, _fenced(t.content)))
         elif t.type == "html_block":
-            stripped = _COMMENT.sub("", t.content).strip()
+            stripped = _strip_comments(t.content).strip()
             if stripped:
-                blocks.append(_Block(line, BeautifulSoup(stripped, "html.parser").get_text(" ", strip=True)))
+                blocks.append(_Block(line, html_soup(stripped).get_text(" ", strip=True)))
         elif t.type == "inline" and t.map is not None:
             txt = _inline_text(t)
             prev = tokens[i - 2] if i >= 2 else None
@@ -310,7 +437,7 @@ def _markdown_structure(text: str, max_level: int, fm_lines: int) -> tuple[list[
             blocks.append(_Block(line, " | ".join(cells)))
             i = j
         i += 1
-    return headings, blocks, len(lines)
+    return headings, blocks
 
 
 def _fenced(code: str) -> str:
@@ -376,8 +503,26 @@ def html_main(soup: BeautifulSoup) -> Tag:
     return root
 
 
+_COMMENT_CLOSE = re.compile(r"--!?\s*>")  # what ends a comment for html.parser
+
+
+def html_soup(text: str) -> BeautifulSoup:
+    """BeautifulSoup's html.parser tree of `text`, in linear time.
+
+    html.parser searches to the end of the text for the end of every "<!--" that has none, then takes it
+    as text: 60 KB of them took 2 s, a 5 MB page hours (issue 11 fuzz). Each "<!--" past the last comment
+    end is given to it as the text it would have made of it ("&lt;!--")."""
+    first = text.find("<!--")
+    if first < 0:
+        return BeautifulSoup(text, "html.parser")
+    end = first
+    for m in _COMMENT_CLOSE.finditer(text, first):
+        end = m.end()
+    return BeautifulSoup(text[:end] + text[end:].replace("<!--", "&lt;!--"), "html.parser")
+
+
 def _html_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Block], int]:
-    soup = BeautifulSoup(text, "html.parser")
+    soup = html_soup(text)
     root = html_main(soup)
     headings: list[_Heading] = []
     blocks: list[_Block] = []
@@ -468,7 +613,7 @@ _HTML_DATE_META = (
 
 def html_metadata(text: str) -> dict[str, Any]:
     """Title, last-modified date, author and owner from an HTML page's head and markup."""
-    soup = BeautifulSoup(text, "html.parser")
+    soup = html_soup(text)
     meta: dict[str, Any] = {}
     if soup.title and soup.title.string:
         meta["title"] = soup.title.string.strip()
@@ -506,7 +651,7 @@ def heading_anchors(text: str, kind: str) -> set[str]:
         for m in re.finditer(r"""<a\s+(?:name|id)=["']([^"']+)["']|\{#([\w-]+)\}|\sid=["']([^"']+)["']""", text):
             anchors.add((m.group(1) or m.group(2) or m.group(3)).lower())
     else:
-        soup = BeautifulSoup(text, "html.parser")
+        soup = html_soup(text)
         for tag in soup.find_all(True):
             for attr in ("id", "name"):
                 v = tag.get(attr)

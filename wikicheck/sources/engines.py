@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 from bs4 import BeautifulSoup, Comment, Tag
 
 from ..dates import iso, parse_date
-from ..parse import html_metadata
+from ..parse import html_metadata, html_soup
 
 
 @dataclass
@@ -475,7 +475,7 @@ def page_links(soup: BeautifulSoup, base: str, engine: Engine) -> list[str]:
 
 def extract(text: str, url: str) -> Extracted:
     """The main content and page metadata of an HTML page fetched from `url`."""
-    soup = BeautifulSoup(text, "html.parser")
+    soup = html_soup(text)
     engine = detect_engine(soup)
     base_tag = soup.find("base", href=True)
     base = urljoin(url, str(base_tag["href"])) if base_tag else url

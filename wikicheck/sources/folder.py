@@ -103,7 +103,8 @@ class FolderSource:
                 try:
                     rel.encode("utf-8")
                 except UnicodeEncodeError:
-                    shown = rel.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+                    # the name's own bytes (\xff), not the surrogate escapes (\udcff) Python decoded them to
+                    shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
                     result.warnings.append((shown, f"{shown}: skipped, the file name is not valid UTF-8; rename it"))
                     continue
                 if e.is_symlink() and not self._inside(e.path):

@@ -240,6 +240,76 @@ class _RateLimit:
             time.sleep(at - now)
 
 
+class _Watchdog:
+    """Shuts a request's socket down when its deadline passes (issue 11, point 10).
+
+    A socket timeout bounds each recv() only: a server that dribbles one byte a second never trips it,
+    and would hold a request (and the index lock) for as long as it likes. One thread per Client watches
+    the deadline of every request in flight, one per fetching thread, and ends the request that overruns:
+    the blocked recv() returns, and the request fails as timed out. The thread runs only while a request
+    is armed."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        # thread -> (deadline, sockets the request may block on, its connection)
+        self.armed: dict[int, tuple[float, list[socket.socket], http.client.HTTPConnection]] = {}
+        self.fired: set[int] = set()
+        self.running = False
+
+    def arm(self, deadline: float, conn: http.client.HTTPConnection) -> None:
+        """Watch the calling thread's request on `conn` until disarm()."""
+        me = threading.get_ident()
+        with self.cond:
+            self.fired.discard(me)
+            self.armed[me] = (deadline, [], conn)
+            if not self.running:
+                self.running = True
+                threading.Thread(target=self._watch, name="wikicheck-http-deadline", daemon=True).start()
+            self.cond.notify()
+
+    def hold(self, sock: socket.socket | None) -> None:
+        """Also shut `sock` down at the deadline: http.client forgets the socket of a closing response."""
+        with self.cond:
+            entry = self.armed.get(threading.get_ident())
+            if entry is not None and sock is not None:
+                entry[1].append(sock)
+
+    def disarm(self) -> bool:
+        """Stop watching the calling thread's request; True when its deadline had passed and it was cut off."""
+        me = threading.get_ident()
+        with self.cond:
+            self.armed.pop(me, None)
+            return self.has_fired(me)
+
+    def has_fired(self, me: int | None = None) -> bool:
+        with self.cond:
+            return (threading.get_ident() if me is None else me) in self.fired
+
+    def _watch(self) -> None:
+        with self.cond:
+            while self.armed:
+                now = time.monotonic()
+                for me, (deadline, socks, conn) in list(self.armed.items()):
+                    if deadline <= now:
+                        del self.armed[me]
+                        self.fired.add(me)
+                        for sock in [*socks, conn.sock]:
+                            _shut(sock)
+                if self.armed:
+                    self.cond.wait(max(0.0, min(d for d, _, _ in self.armed.values()) - now))
+            self.running = False
+
+
+def _shut(sock: socket.socket | None) -> None:
+    """End every recv() blocked on `sock`; the plain socket's shutdown, so a TLS socket keeps its state."""
+    if sock is None:
+        return
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # closed already, or never connected
+
+
 class _Open:
     """A response whose status and headers are in, and whose body the caller reads or discards."""
 
@@ -251,17 +321,20 @@ class _Open:
 
     def read(self, limit: int) -> bytes:
         """The body, decompressed, or _Failed when it is over `limit` bytes or too slow."""
+        body, failure = b"", None
         try:
             body = self._read(limit)
-        except _Failed:
-            self.client.drop(self.key)
-            raise
+        except _Failed as e:
+            failure = e
         except TimeoutError:
-            self.client.drop(self.key)
-            raise _Failed(f"timed out after {self.client.timeout:g} s") from None
+            failure = _Failed(self.client.timed_out())
         except (OSError, http.client.HTTPException, zlib.error) as e:
+            failure = _Failed(f"broken response ({type(e).__name__})")
+        if self.client.watchdog.disarm():  # cut off at the deadline: what came in is not the whole body
+            failure = _Failed(self.client.timed_out())
+        if failure is not None:
             self.client.drop(self.key)
-            raise _Failed(f"broken response ({type(e).__name__})") from None
+            raise failure
         if self.resp.will_close:
             self.client.drop(self.key)
         return body
@@ -276,7 +349,7 @@ class _Open:
                 self._read(SMALL_BODY)
             else:
                 raise _Failed("large or unknown body")
-            if self.resp.will_close:
+            if self.resp.will_close or self.client.watchdog.disarm():
                 self.client.drop(self.key)
         except (_Failed, OSError, http.client.HTTPException, zlib.error):
             self.client.drop(self.key)
@@ -293,7 +366,7 @@ class _Open:
         while True:
             left = self.deadline - time.monotonic()
             if left <= 0:
-                raise _Failed(f"timed out after {self.client.timeout:g} s")
+                raise _Failed(self.client.timed_out())
             if self.sock is not None:
                 self.sock.settimeout(left)
             data = self.resp.read1(65536)
@@ -313,7 +386,8 @@ class _Open:
 
 
 class Client:
-    """GET with a deadline per request, keep-alive connections per thread, rate limit per host, no redirects."""
+    """GET with a deadline per request (connect, headers and body), keep-alive connections per thread, rate
+    limit per host, no redirects."""
 
     def __init__(self, scope: Scope, *, timeout: float, rate: float):
         self.scope = scope
@@ -324,6 +398,11 @@ class Client:
         self.all: list[http.client.HTTPConnection] = []
         self.auth: dict[str, str | None] = {}
         self.ssl = ssl.create_default_context()
+        self.watchdog = _Watchdog()
+
+    def timed_out(self) -> str:
+        """The warning of a request cut off at its deadline: true, since the deadline covers the whole request."""
+        return f"timed out after {self.timeout:g} s"
 
     def _auth(self, host: str) -> str | None:
         with self.lock:
@@ -350,6 +429,8 @@ class Client:
         return conn, False
 
     def drop(self, key: tuple[str, str]) -> None:
+        """Close this thread's connection to `key`, and end the watch on its request."""
+        self.watchdog.disarm()
         conn = self._conns().pop(key, None)
         if conn is not None:
             conn.close()
@@ -379,6 +460,7 @@ class Client:
         target = (p.path or "/") + (f"?{p.query}" if p.query else "")
         for attempt in (0, 1):
             conn, reused = self._conn(key)
+            self.watchdog.arm(deadline, conn)  # the socket timeout below bounds one recv() only
             try:
                 if conn.sock is not None:
                     conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
@@ -386,26 +468,30 @@ class Client:
                     conn.timeout = max(0.01, deadline - time.monotonic())
                 conn.request("GET", target, headers=hdrs)
                 sock = conn.sock  # kept: http.client forgets it when the server closes after this response
+                self.watchdog.hold(sock)
                 resp = conn.getresponse()
+                if self.watchdog.has_fired():  # headers cut short at the deadline read as complete ones
+                    raise TimeoutError
                 return _Open(self, key, resp, sock, deadline)
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
+            except (OSError, http.client.HTTPException) as e:
                 self.drop(key)
-                if reused and attempt == 0:
+                retry = isinstance(e, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
+                if retry and reused and attempt == 0 and not self.watchdog.has_fired():
                     continue  # a keep-alive connection the server had closed meanwhile
-                raise _Failed(f"connection closed by the server ({type(e).__name__})") from None
-            except TimeoutError:
-                self.drop(key)
-                raise _Failed(f"timed out after {self.timeout:g} s") from None
-            except ssl.SSLError as e:
-                self.drop(key)
-                raise _Failed(f"TLS error ({e.reason or e})") from None
-            except OSError as e:
-                self.drop(key)
-                raise _Failed(f"cannot connect ({e.strerror or type(e).__name__})") from None
-            except http.client.HTTPException as e:
-                self.drop(key)
-                raise _Failed(f"bad HTTP response ({type(e).__name__})") from None
+                raise _Failed(self._why(e)) from None
         raise _Failed("connection closed by the server")  # not reached
+
+    def _why(self, e: OSError | http.client.HTTPException) -> str:
+        """The warning for a request that failed before its body."""
+        if isinstance(e, TimeoutError) or self.watchdog.has_fired():
+            return self.timed_out()
+        if isinstance(e, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)):
+            return f"connection closed by the server ({type(e).__name__})"
+        if isinstance(e, ssl.SSLError):
+            return f"TLS error ({e.reason or e})"
+        if isinstance(e, OSError):
+            return f"cannot connect ({e.strerror or type(e).__name__})"
+        return f"bad HTTP response ({type(e).__name__})"
 
 
 def _mb(n: int) -> str:
