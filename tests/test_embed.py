@@ -130,3 +130,17 @@ def test_repeated_single_texts_use_the_frozen_transformer_with_the_same_vectors(
     assert real_embedder._fast.is_frozen()  # traced after a few single-text calls
     for a, b in zip(singles, batch):
         assert float(np.dot(a, b)) > 0.9999
+
+
+def test_huge_text_is_cut_before_tokenizing_with_the_same_vector(real_embedder):
+    """Found by benchmarks/fuzz_crawl.py (issue 11): a 3 MB section was tokenized whole before the
+    model cut it to 256 tokens (over 1 GB of memory). It is cut first, and gives the vector encode()
+    gives for the whole text."""
+    import numpy as np
+
+    page = "Restart the payments worker with `systemctl restart payments-worker` and watch the queue. " * 40000
+    model = real_embedder._load()
+    assert len(real_embedder._head(page)) < len(page) // 100
+    want = model.encode([page[:200_000]], normalize_embeddings=True, convert_to_numpy=True)
+    for got in (real_embedder.embed([page]), real_embedder.embed([page, "short text"])[:1]):
+        assert np.allclose(got, want, atol=1e-5)

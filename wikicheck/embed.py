@@ -25,6 +25,9 @@ class Embedder(Protocol):
         ...
 
 
+CHARS_PER_TOKEN_BOUND = 64  # characters of text per model token, an upper bound for cutting texts early
+
+
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model by name or path. The default loads offline from its package."""
 
@@ -58,6 +61,15 @@ class SentenceTransformerEmbedder:
             self._fast = _single_text_path(self._model)
         return self._model
 
+    def _head(self, text: str) -> str:
+        """The part of a text the model can see. The tokenizer encodes a whole text before the model
+        cuts it to max_seq_length tokens: a 3 MB section costs a gigabyte of memory for the first 256
+        tokens. Prose, code and markup average a few characters per token, far under
+        CHARS_PER_TOKEN_BOUND, so the cut text still holds more tokens than the model sees and gives
+        the same vector (only pathological text, long runs of whitespace, could differ)."""
+        limit = max(4096, int(getattr(self._model, "max_seq_length", 512) or 512) * CHARS_PER_TOKEN_BOUND)
+        return text if len(text) <= limit else text[:limit]
+
     @property
     def dim(self) -> int:
         self._load()
@@ -68,6 +80,7 @@ class SentenceTransformerEmbedder:
         model = self._load()
         if not texts:
             return np.zeros((0, self.dim), dtype="float32")
+        texts = [self._head(t) for t in texts]
         if len(texts) == 1 and self._fast is not None:
             # one query at a time (the guard's hot path): skip encode()'s batching machinery
             return self._fast(texts[0])
