@@ -29,6 +29,12 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "max-heading-level": (int, 4),
         "workers": (int, 4),
     },
+    # how WC301 resolves site-absolute links (/docs/x) on a static site: see wikicheck/sites/
+    "links": {
+        "generator": (str, "auto"),  # auto (from its config file), none, hugo, mkdocs, docusaurus, middleman, generic
+        "site-root": (str, ""),  # the folder the site's pages come from, relative to the crawled folder
+        "url-prefix": (str, ""),  # the URL path those pages are published under, e.g. /docs
+    },
 }
 
 
@@ -62,6 +68,18 @@ def _validate(data: dict[str, Any], where: str) -> None:
             if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
                 name = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
                 raise ConfigError(f'{where}: option "{opt}" of [{section}] should be {name}, got {value!r}')
+            choices = _choices(section, opt)
+            if choices is not None and value not in choices:
+                raise ConfigError(f'{where}: option "{opt}" of [{section}] should be one of {", ".join(choices)}, got {value!r}')
+
+
+def _choices(section: str, option: str) -> tuple[str, ...] | None:
+    """The values an option may take, when they are a fixed set: [links] generator names a module of sites/."""
+    if (section, option) == ("links", "generator"):
+        from .sites import GENERATOR_CHOICES
+
+        return GENERATOR_CHOICES
+    return None
 
 
 # Sections validated by other modules (rules, policies), registered explicitly by them.
