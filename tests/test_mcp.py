@@ -5,15 +5,32 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import IO, Any
 
 import anyio
 import httpx2
+import mcp_types
 import pytest
 from mcp.client import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.stdio import (
+    StdioServerParameters,
+    get_default_environment,
+    stdio_client,
+)
 from mcp.client.streamable_http import streamable_http_client
-from service_helpers import CANONICAL, STALE_COPY, TOKEN, running, sample_index, section
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
+from service_helpers import (
+    CANONICAL,
+    STALE_COPY,
+    TOKEN,
+    http,
+    running,
+    sample_index,
+    section,
+)
 
 from wikicheck.guard import Guard, guard_runs_json
 from wikicheck.serve import create_app, jsonable
@@ -187,3 +204,89 @@ def test_tool_errors(transcript, call, message):
     res = transcript[call]
     assert res.is_error is True and res.structured_content is None
     assert message in res.content[0].text
+
+
+# --------------------------------------------------------------------------- lone surrogates (#11 point 14)
+
+
+@asynccontextmanager
+async def escaping_stdio_client(params: StdioServerParameters, errlog: IO[str]) -> AsyncIterator[tuple[Any, Any]]:
+    """mcp's stdio transport, but writing ASCII JSON (\\uXXXX escapes) as JavaScript's JSON.stringify does.
+
+    That is how a client sends a lone surrogate; the SDK's own writer cannot encode one."""
+    process = await anyio.open_process([params.command, *params.args], cwd=params.cwd, stderr=errlog,
+                                       env=get_default_environment() | (params.env or {}))
+    to_session, from_server = anyio.create_memory_object_stream[Any](0)
+    to_server, from_session = anyio.create_memory_object_stream[SessionMessage](0)
+
+    async def read() -> None:
+        pending = b""
+        async with to_session:
+            async for data in process.stdout:  # type: ignore[union-attr]
+                *lines, pending = (pending + data).split(b"\n")
+                for line in filter(None, lines):
+                    await to_session.send(SessionMessage(mcp_types.jsonrpc_message_adapter.validate_json(line)))
+
+    async def write() -> None:
+        async with from_session:
+            async for m in from_session:
+                await process.stdin.send(  # type: ignore[union-attr]
+                    (json.dumps(m.message.model_dump(by_alias=True, exclude_unset=True)) + "\n").encode())
+
+    async with process, anyio.create_task_group() as tg:
+        tg.start_soon(read)
+        tg.start_soon(write)
+        try:
+            yield from_server, to_server
+        finally:
+            tg.cancel_scope.cancel()
+            process.terminate()
+
+
+def test_stdio_answers_lone_surrogates_with_a_json_rpc_error(index, tmp_path):
+    """Before #11: the SDK could not parse the line and the call got no reply at all."""
+    params = StdioServerParameters(command=sys.executable, args=["-m", "wikicheck", "mcp", "--index", str(index)],
+                                   cwd=str(tmp_path), env={"TOKENIZERS_PARALLELISM": "false"})
+    calls = {
+        "query": ("search_runbooks", {"query": "\ud800 x"}),
+        "chunk": ("check_chunks", {"chunks": [{"path": CANONICAL, "heading": "Restart"}, {"text": "ab\udfff"}]}),
+        "after": ("search_runbooks", {"query": "restart pgbouncer", "k": 1}),
+    }
+
+    async def run() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        with (tmp_path / "stderr.log").open("w") as errlog:
+            async with escaping_stdio_client(params, errlog) as (read, write), ClientSession(read, write) as session:
+                await session.initialize()
+                for key, (tool, args) in calls.items():
+                    with anyio.fail_after(60):  # no reply would hang the session
+                        try:
+                            out[key] = await session.call_tool(tool, args)
+                        except MCPError as e:
+                            out[key] = e
+        return out
+
+    out = anyio.run(run)
+    assert isinstance(out["query"], MCPError) and out["query"].code == mcp_types.INVALID_PARAMS
+    assert out["query"].message == ('"params.arguments.query" is not valid Unicode: lone surrogate \\ud800 '
+                                    "at character 0; send text as valid UTF-8 / UTF-16")
+    assert isinstance(out["chunk"], MCPError) and out["chunk"].code == mcp_types.INVALID_PARAMS
+    assert '"params.arguments.chunks[1].text" is not valid Unicode: lone surrogate \\udfff at character 2' \
+        in out["chunk"].message
+    after = out["after"]  # the server and the session live on
+    assert after.is_error is False and after.structured_content["results"][0]["path"] == CANONICAL
+
+
+def test_streamable_http_answers_lone_surrogates_with_a_json_rpc_error(index, guard):
+    """The /mcp mount answers with the request's id and says what is wrong (the SDK said id null, "Parse error")."""
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+    raw = (b'{"jsonrpc": "2.0", "id": 7, "method": "tools/call", '
+           b'"params": {"name": "search_runbooks", "arguments": {"query": "\\ud800 x"}}}')
+    with running(create_app(index, token=TOKEN, guard=guard)) as base:
+        status, _, body = http("POST", f"{base}/mcp", raw=raw, headers=headers)
+        assert (status, body["jsonrpc"], body["id"], body["error"]["code"]) == (400, "2.0", 7, mcp_types.INVALID_PARAMS)
+        assert body["error"]["message"] == ('"params.arguments.query" is not valid Unicode: lone surrogate \\ud800 '
+                                            "at character 0; send text as valid UTF-8 / UTF-16")
+        ok = raw.replace(b"\\ud800 x", b"restart pgbouncer")
+        status, _, body = http("POST", f"{base}/mcp", raw=ok, headers=headers)
+        assert (status, body["id"], body["result"]["isError"]) == (200, 7, False)

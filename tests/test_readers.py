@@ -173,3 +173,11 @@ def test_check_library_refuses_after_a_killed_crawl(stopped_crawl):
     proc.wait(timeout=30)
     with Store.open(index) as st, pytest.raises(CrawlUnfinished):
         run_checks(st)
+
+
+@pytest.mark.parametrize("command", ["serve", "mcp"])
+def test_services_refuse_to_start_on_a_half_crawled_store(stopped_crawl, cli, command):
+    index, _ = stopped_crawl
+    r = cli(command, "--index", index)
+    assert r.exit_code == 3, r.output
+    assert "a crawl is writing" in r.stderr and "--wait" in r.stderr

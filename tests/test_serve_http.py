@@ -10,9 +10,19 @@ import subprocess
 import sys
 import threading
 import time
+from http.client import HTTPConnection
 
 import pytest
-from service_helpers import CANONICAL, STALE_COPY, TOKEN, http, running, sample_index, section
+from service_helpers import (
+    CANONICAL,
+    STALE_COPY,
+    TOKEN,
+    http,
+    running,
+    sample_index,
+    section,
+)
+from typer.testing import CliRunner
 
 from wikicheck.guard import Guard, guard_runs_json
 from wikicheck.serve import MAX_BODY, create_app, jsonable
@@ -250,6 +260,66 @@ def test_unexpected_error_is_a_json_500_without_traceback(index, real_embedder):
     assert body == {"error": {"code": "internal", "message": "internal error; see the server log"}}
 
 
+# --------------------------------------------------------------------------- lone surrogates (#11 point 14)
+
+# JSON may escape half of a UTF-16 pair ("\ud800"), as JavaScript's JSON.stringify does for a lone one;
+# Python decodes it to a str that no UTF-8 encoder (the tokenizer's, the response's) accepts.
+SURROGATE_BODIES = [
+    ("/search", b'{"query": "\\ud800 x"}', '"query" is not valid Unicode: lone surrogate \\ud800 at character 0'),
+    ("/search", b'{"query": "restart \\udfff"}', '"query" is not valid Unicode: lone surrogate \\udfff at character 8'),
+    ("/search", '{"query": "\\ud800 x"}'.encode("utf-16"), '"query" is not valid Unicode'),  # JSON in UTF-16
+    ("/search/batch", b'{"queries": ["restart pgbouncer", "\\ud800 x"]}',
+     '"queries[1]" is not valid Unicode: lone surrogate \\ud800 at character 0'),
+    ("/filter", b'{"chunks": [{"text": "\\ud800 x"}]}', '"chunks[0].text" is not valid Unicode'),
+    ("/filter", b'{"chunks": [{"path": "platform/pgbouncer.md", "heading": "Restart", "meta": {"note": "a\\udc00"}}]}',
+     '"chunks[0].meta.note" is not valid Unicode: lone surrogate \\udc00 at character 1'),
+    ("/filter", b'{"chunks": [{"path": "platform/pgbouncer.md", "\\ud800": 1}]}',
+     'a key of "chunks[0]" is not valid Unicode: lone surrogate \\ud800 at character 0'),
+]
+
+
+@pytest.mark.parametrize("path, raw, message", SURROGATE_BODIES)
+def test_lone_surrogate_is_a_400_and_keeps_the_connection(url, path, raw, message):
+    """A 400 in the usual error shape, and the keep-alive connection serves the next request."""
+    conn = HTTPConnection(url.removeprefix("http://"), timeout=60)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    try:
+        conn.request("POST", path, body=raw, headers=headers)
+        resp = conn.getresponse()
+        got = json.loads(resp.read())
+        assert (resp.status, got) == (400, {"error": {"code": "bad_request", "message": got["error"]["message"]}})
+        assert message in got["error"]["message"]
+        assert resp.getheader("connection") != "close"
+        conn.request("POST", "/search", body=json.dumps({"query": "restart pgbouncer", "k": 1}), headers=headers)
+        resp = conn.getresponse()
+        assert (resp.status, json.loads(resp.read())["results"][0]["path"]) == (200, CANONICAL)
+    finally:
+        conn.close()
+
+
+def test_valid_surrogate_pairs_are_fine(url):
+    """An escaped pair is one character (U+1F4A5 here), not an error."""
+    status, _, body = http("POST", f"{url}/search", raw=b'{"query": "restart pgbouncer \\ud83d\\udca5", "k": 1}')
+    assert (status, body["query"], body["results"][0]["path"]) == (200, "restart pgbouncer \U0001f4a5", CANONICAL)
+
+
+@pytest.mark.parametrize("stdin, message", [
+    ('{"chunks": [{"text": "\\ud800 x"}]}', 'error: invalid chunks: "chunks[0].text" is not valid Unicode: lone surrogate'),
+    ('[{"path": "platform/pgbouncer.md", "note": "\\udfff"}]', '"chunks[0].note" is not valid Unicode'),
+    (b'[{"text": "caf\xe9"}]', "error: stdin is not valid UTF-8: byte 0xe9 at offset 14"),  # Latin-1, not UTF-8
+])
+def test_filter_cli_refuses_lone_surrogates(index, stdin, message, tmp_path, monkeypatch, real_embedder):
+    import wikicheck.guard as guard_module
+    from wikicheck.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(guard_module, "get_embedder", lambda name=None, batch_size=32: real_embedder)
+    r = CliRunner().invoke(app, ["filter", "--index", str(index)], input=stdin)
+    assert r.exit_code == 3, r.output
+    assert message in r.stderr and r.stderr.count("\n") == 1
+    assert r.stdout == ""
+
+
 # --------------------------------------------------------------------------- the CLI
 
 
@@ -262,10 +332,21 @@ def test_serve_refuses_other_hosts_without_a_token(cli, index, host, monkeypatch
     assert r.stdout == ""
 
 
+def test_serve_max_queue_option(cli, index):
+    from wikicheck.cli import serve as cli_serve
+    from wikicheck.serve import DEFAULT_MAX_QUEUE
+
+    assert cli_serve.DEFAULT_MAX_QUEUE == DEFAULT_MAX_QUEUE  # the CLI's copy (it does not import starlette to start)
+    r = cli("serve", "--index", index, "--max-queue", "0")
+    assert r.exit_code == 2 and "--max-queue" in r.stderr
+    assert "--max-queue" in cli("serve", "--help").stdout
+
+
 def test_serve_for_real(index, tmp_path):
     """`python -m wikicheck serve` on any free port: token from the environment, API and MCP mount up, Ctrl-C stops it."""
     env = {**os.environ, "WIKICHECK_TOKEN": TOKEN, "TOKENIZERS_PARALLELISM": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "wikicheck", "serve", "--index", str(index), "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "wikicheck", "serve", "--index", str(index), "--port", "0",
+                             "--max-queue", "5"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
 
@@ -285,7 +366,8 @@ def test_serve_for_real(index, tmp_path):
         assert "(MCP at /mcp; bearer token from $WIKICHECK_TOKEN)" in serving
         base = serving.split(" on ", 1)[1].split(" ", 1)[0]
         assert base.startswith("http://127.0.0.1:")
-        assert http("GET", f"{base}/health", token=None)[0] == 200
+        status, _, health = http("GET", f"{base}/health", token=None)
+        assert (status, health["queue"]) == (200, {"waiting": 0, "limit": 5})
         assert http("POST", f"{base}/search", {"query": "x"}, token="wrong")[0] == 401
         status, _, body = http("POST", f"{base}/search", {"query": "restart pgbouncer", "k": 1})
         assert (status, body["results"][0]["path"]) == (200, CANONICAL)

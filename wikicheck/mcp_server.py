@@ -7,22 +7,43 @@ Both return structured content (``structuredContent``, with an output schema) in
 shape of the HTTP API and of ``wikicheck search --json`` / ``wikicheck filter``: verdicts, reasons,
 the newer section to follow, what a result replaces, and provenance.
 
-Served over stdio by ``wikicheck mcp`` and over streamable HTTP at /mcp by ``wikicheck serve``.
+Served over stdio by ``wikicheck mcp`` (serve_stdio) and over streamable HTTP at /mcp by
+``wikicheck serve``. Either way the tools reach the guard through a GuardPool (see serve.py), and a
+message holding a lone UTF-16 surrogate gets a JSON-RPC error, not silence (#11 point 14).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import asyncio
+import json
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Annotated, Any, Literal, TypeVar
 
+import anyio
+import mcp_types
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
 from mcp.types import ToolAnnotations
-from pydantic import ConfigDict, Field, with_config
+from pydantic import ConfigDict, Field, ValidationError, with_config
 from typing_extensions import NotRequired, TypedDict
 
 from . import __version__
 from .guard import Guard
-from .serve import MAX_ITEMS, MAX_K, BadRequest, _state, run_filter, run_search
+from .serve import (
+    MAX_ITEMS,
+    MAX_K,
+    BadRequest,
+    GuardPool,
+    Overloaded,
+    _state,
+    lone_surrogate,
+    run_filter,
+)
+
+T = TypeVar("T")
 
 # The output types describe the Guard's JSON. Every key the Guard may add later is let through
 # (extra="allow"): the schema documents the shape, it does not trim it.
@@ -151,13 +172,25 @@ Runbooks go stale. Before acting on a runbook, get it through these tools:
 _READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
-def create_mcp_server(guard: Guard) -> MCPServer:
-    """An MCP server with the tools search_runbooks and check_chunks over an open Guard."""
+async def _answer(submit: Callable[[], Future[T]]) -> T:
+    """The pool's answer, awaited without holding a thread. What the caller can act on (a bad argument, a
+    full queue) becomes a ToolError saying so; any other failure stays "Error executing tool"."""
+    try:
+        return await asyncio.wrap_future(submit())
+    except (BadRequest, Overloaded) as e:
+        raise ToolError(str(e)) from None
+
+
+def create_mcp_server(guard: Guard, pool: GuardPool | None = None) -> MCPServer:
+    """An MCP server with the tools search_runbooks and check_chunks over an open Guard.
+
+    Calls go through `pool` (the HTTP API's, so that both share one queue), or a pool of its own."""
     _state(guard)  # share the HTTP API's lock, and note which check run the verdicts come from
+    pool = pool or GuardPool(guard)
     server: MCPServer = MCPServer("wikicheck", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
 
     @server.tool(annotations=_READ_ONLY)
-    def search_runbooks(
+    async def search_runbooks(
         query: Annotated[str, Field(description="What to look for, in plain words.", min_length=1)],
         k: Annotated[int, Field(description="Number of results.", ge=1, le=MAX_K)] = 5,
         policy: Annotated[Literal["block", "demote", "annotate"], Field(
@@ -166,25 +199,77 @@ def create_mcp_server(guard: Guard) -> MCPServer:
     ) -> SearchRun:
         """Search the runbooks. Outdated (superseded, contradicted, deprecated) sections are blocked and the
         current section takes their place; each result carries its verdict, the reasons and its provenance."""
-        try:
-            return run_search(guard, query, k, policy)  # type: ignore[return-value]
-        except BadRequest as e:  # the caller's to fix: say what; any other failure stays "Error executing tool"
-            raise ToolError(str(e)) from None
+        return await _answer(lambda: pool.search(query, k, policy))  # type: ignore[return-value]
 
     @server.tool(annotations=_READ_ONLY)
-    def check_chunks(
+    async def check_chunks(
         chunks: Annotated[list[Chunk], Field(
             description="Chunks to check: each with section_id, or path (+ heading), or text.",
             max_length=MAX_ITEMS)],
     ) -> ChunkVerdicts:
         """Check runbook chunks you already hold. Each gets a verdict (ok, warn, block), the reasons and, when
         it is outdated, `newer`: the current section to follow instead (an old copy is matched by its text)."""
-        try:
-            return run_filter(guard, [dict(c) for c in chunks])  # type: ignore[return-value]
-        except BadRequest as e:
-            raise ToolError(str(e)) from None
+        return await _answer(lambda: pool.call(run_filter, [dict(c) for c in chunks]))  # type: ignore[return-value]
 
     return server
 
 
-__all__ = ["ChunkVerdict", "ChunkVerdicts", "Reason", "SearchResult", "SearchRun", "create_mcp_server"]
+# --------------------------------------------------------------------------- messages the SDK cannot read
+
+
+def jsonrpc_unicode_error(raw: bytes | str) -> dict[str, Any] | None:
+    """The JSON-RPC error for a request that holds a lone UTF-16 surrogate, with the request's id; else None.
+
+    The SDK's JSON parser refuses such a message outright, so without this the request gets no answer
+    (stdio) or one with id null (HTTP). Python's parser reads it, which finds the id and the field."""
+    try:
+        message = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict) or "method" not in message or "id" not in message:
+        return None  # a notification gets no answer; a batch or a response is not ours to answer
+    where = lone_surrogate(message)
+    if where is None:
+        return None
+    rid = message["id"]
+    if isinstance(rid, bool) or not isinstance(rid, (int, str)) or lone_surrogate(rid):
+        rid = None
+    code = mcp_types.INVALID_PARAMS if where.startswith('"params') else mcp_types.INVALID_REQUEST
+    return {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": where}}
+
+
+async def _relay(source: Any, sink: Any, replies: Any) -> None:
+    """Pass the stdio transport's messages on; answer a request it could not parse instead of dropping it."""
+    async with sink:
+        async for item in source:
+            error = None
+            if isinstance(item, ValidationError):  # the SDK's parser failed; it keeps the line as the input
+                line = next((e.get("input") for e in item.errors() if isinstance(e.get("input"), str)), None)
+                error = jsonrpc_unicode_error(line) if line else None
+            if error is None:
+                await sink.send(item)
+            else:
+                await replies.send(SessionMessage(mcp_types.JSONRPCError.model_validate(error)))
+
+
+async def _serve_stdio(server: MCPServer) -> None:
+    # MCPServer.run_stdio_async, with _relay between the transport and the server (the SDK has no hook for it)
+    lowlevel = server._lowlevel_server
+    async with stdio_server() as (read_stream, write_stream), anyio.create_task_group() as tg:
+        sink, source = anyio.create_memory_object_stream[Any](0)
+        tg.start_soon(_relay, read_stream, sink, write_stream)
+        await lowlevel.run(source, write_stream, lowlevel.create_initialization_options())
+        tg.cancel_scope.cancel()
+
+
+def serve_stdio(guard: Guard) -> None:
+    """`wikicheck mcp`: the MCP server over stdio, until the client closes stdin."""
+    pool = GuardPool(guard)
+    try:
+        anyio.run(_serve_stdio, create_mcp_server(guard, pool=pool))
+    finally:
+        pool.close()
+
+
+__all__ = ["ChunkVerdict", "ChunkVerdicts", "Reason", "SearchResult", "SearchRun", "create_mcp_server",
+           "jsonrpc_unicode_error", "serve_stdio"]

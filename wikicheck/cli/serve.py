@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import json
 import os
 import socket
@@ -15,16 +16,22 @@ import typer
 from ..errors import WikicheckError
 from . import app, default_index
 
+DEFAULT_MAX_QUEUE = 64  # wikicheck.serve.DEFAULT_MAX_QUEUE, not imported at startup (it loads starlette)
 
-def _open_guard(index: str):  # type: ignore[no-untyped-def]
-    """Open the index and load the model now, so a bad index or model fails before serving (exit 3)."""
+
+WAIT_HELP = "Seconds to wait for a running crawl to finish before serving (default: refuse at once, exit 3)."
+
+
+def _open_guard(index: str, wait: float = 0.0):  # type: ignore[no-untyped-def]
+    """Open the index and load the model now, so a bad index or model fails before serving (exit 3).
+    A crawl that is writing the index is waited for up to `wait` seconds (wikicheck.readers)."""
     from ..config import load_config
     from ..guard import Guard
     from ..risk import record_events_enabled
 
     # stdout may be the MCP channel: whatever a model loader prints goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
-        guard = Guard(index)
+        guard = Guard(index, wait=wait)
         try:
             # exposure for the owner reports; off with WIKICHECK_NO_EVENTS=1 or [guard] record-events = false
             guard.config.record_events = record_events_enabled(load_config(None, sources_from=index))
@@ -54,6 +61,11 @@ def serve(
     port: int = typer.Option(8765, "--port", help="Port to listen on (0: any free port)."),
     token_env: str = typer.Option("WIKICHECK_TOKEN", "--token-env",
                                   help="Environment variable holding the bearer token clients must send."),
+    max_queue: int = typer.Option(DEFAULT_MAX_QUEUE, "--max-queue", min=1,
+                                  help="Requests (search, batch, filter, MCP tool calls) that may wait for the index; "
+                                       "beyond that the answer is 503 with Retry-After, so a busy server stays "
+                                       "responsive and /health instant."),
+    wait: float = typer.Option(0, "--wait", min=0, help=WAIT_HELP),
 ) -> None:
     """Serve the guarded search as an HTTP JSON API, with MCP (streamable HTTP) at /mcp."""
     import uvicorn
@@ -67,7 +79,7 @@ def serve(
             f"(or bind to 127.0.0.1); clients then send \"Authorization: Bearer <token>\"")
     sock = _listen(host, port)
     try:
-        guard = _open_guard(index or default_index())
+        guard = _open_guard(index or default_index(), wait)
     except BaseException:
         sock.close()
         raise
@@ -76,7 +88,11 @@ def serve(
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         typer.echo(f"wikicheck: serving {index or default_index()} on http://{shown}:{bound[1]} "
                    f"(MCP at /mcp; {'bearer token from $' + token_env if token else 'no token'})", err=True)
-        web = create_app(guard.index_dir, token=token, guard=guard, host=host)
+        web = create_app(guard.index_dir, token=token, guard=guard, host=host, max_queue=max_queue)
+        # the model, the index and the guard's tables are here for good: out of the collector's way, as a full
+        # collection over them stopped every thread for 0.1-0.9 s at a time under load (#11 point 15)
+        gc.collect()
+        gc.freeze()
         # logs (access log included) go to stderr: stdout carries nothing but data, as in every command
         log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
         log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
@@ -89,13 +105,14 @@ def serve(
 
 
 @app.command()
-def mcp(index: str = typer.Option(None, "--index", "-i", help="Index directory.")) -> None:
+def mcp(index: str = typer.Option(None, "--index", "-i", help="Index directory."),
+        wait: float = typer.Option(0, "--wait", min=0, help=WAIT_HELP)) -> None:
     """Run the MCP server over stdio (tools search_runbooks and check_chunks), for an agent to spawn."""
-    from ..mcp_server import create_mcp_server
+    from ..mcp_server import serve_stdio
 
-    guard = _open_guard(index or default_index())
+    guard = _open_guard(index or default_index(), wait)
     try:
-        create_mcp_server(guard).run("stdio")
+        serve_stdio(guard)
     finally:
         guard.close()
 
@@ -106,7 +123,10 @@ def filter_(index: str = typer.Option(None, "--index", "-i", help="Index directo
     from ..guard import Guard
     from ..serve import BadRequest, run_filter
 
-    raw = sys.stdin.read()
+    try:  # bytes, not sys.stdin: under a C locale that decodes a bad byte to a lone surrogate (#11 point 14)
+        raw = sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise WikicheckError(f"stdin is not valid UTF-8: byte 0x{e.object[e.start]:02x} at offset {e.start}") from None
     if not raw.strip():
         raise WikicheckError('no chunks on stdin: give a JSON list of chunks or {"chunks": [...]}')
     try:
