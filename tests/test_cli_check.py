@@ -94,12 +94,18 @@ def test_json_flag_is_format_json(cli, index, tmp_path):
 
 
 def test_new_only(cli, index, tmp_path):
+    """New means new since the last recorded run (--record, or nightly), never since a plain check (#12)."""
     idx = index(WARNING)
     args = ("check", "--index", idx, "--config", tmp_path / "levels.toml", "--json")
     first = json.loads(cli(*args, "--new-only").stdout)
     assert len(first["findings"]) == 2 and all(f["new"] for f in first["findings"])
+    again = json.loads(cli(*args, "--new-only").stdout)  # checking again does not use up what is new
+    assert len(again["findings"]) == 2 and again["summary"]["baseline_run"] is None
+    recorded = json.loads(cli(*args, "--new-only", "--record").stdout)
+    assert len(recorded["findings"]) == 2 and recorded["summary"]["recorded"] == "run"
     r = cli(*args, "--new-only")
     assert r.exit_code == 0 and json.loads(r.stdout)["findings"] == []  # nothing new: nothing fails
+    assert json.loads(r.stdout)["summary"]["baseline_run"] == recorded["summary"]["run_id"]
     assert len(json.loads(cli(*args).stdout)["findings"]) == 2  # without the flag, everything
     index({**WARNING, "c.md": md(f"updated: {ago(3)}", "# C\n\n[x](gone.md)\n")})
     r = cli(*args, "--new-only", "--fail-on", "info")

@@ -166,3 +166,33 @@ def test_a_blocked_section_without_replacement_still_counts_as_exposure(index, r
         after = st.db.execute("select count(*) from guard_events where verdict = 'block' and section_id = ?",
                               [blocked[0]]).fetchone()[0]
     assert after == before + 1
+
+
+def _readme_search_example() -> tuple[list[str], list[str]]:
+    """(the command's arguments, its output) as the README shows them."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split('$ wikicheck search "how do I restart pgbouncer" -k 3\n', 1)[1].split("```", 1)[0]
+    return ["search", "how do I restart pgbouncer", "-k", "3"], block.splitlines()
+
+
+def test_search_text_shows_one_date_per_result_as_the_readme_does(index, real_embedder, cli, monkeypatch):
+    """Issue #12: a replacement repeated the replaced copy's reason, with that copy's date ("this copy
+    2022-09-08" under a section changed 2026-06-18). Each result shows its own date once; a page-level
+    finding says "(page)". The README's example is this output (the day count aside)."""
+    import re
+
+    monkeypatch.setattr("wikicheck.guard.get_embedder", lambda name=None, batch_size=32: real_embedder)
+    args, shown = _readme_search_example()
+    r = cli(*args, "--index", index, "--no-events")
+    assert r.exit_code == 0, r.output
+    days = lambda lines: [re.sub(r"\d+ days ago", "N days ago", ln) for ln in lines]
+    assert days(r.stdout.splitlines()) == days(shown)
+    for block in re.split(r"^(?=\d+\. \[)", r.stdout, flags=re.MULTILINE)[1:]:
+        first, *rest = block.splitlines()
+        own = re.search(r"\((\d{4}-\d\d-\d\d) ", first).group(1)
+        for line in rest:
+            assert " (page): " in line or set(re.findall(r"\d{4}-\d\d-\d\d", line)) <= {own}, block
+    assert "replaces teams/checkout/pgbouncer-restart.md §Restart (score 0.705, block)" in r.stdout
+    assert "this copy" not in r.stdout

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from markdown_it import MarkdownIt
 
-from .config import Config
+from .config import Config, load_config
 from .dates import now_iso, to_datetime
 from .drift import Drift, DriftOptions
 from .model import normalise_text
@@ -70,6 +70,8 @@ class CheckResult:
     resolved: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     suppressed: int = 0
+    baseline_run: int | None = None  # the recorded run "new" and "resolved" are counted from
+    recorded: str = "no"  # what this check wrote: RECORD_MODES
 
     def summary(self) -> dict[str, Any]:
         by_level = {lvl: 0 for lvl in LEVELS}
@@ -81,7 +83,7 @@ class CheckResult:
             "run_id": self.run_id, "findings": len(self.findings), "by_level": by_level,
             "by_kind": dict(sorted(by_kind.items())), "new": sum(f.new for f in self.findings),
             "resolved": len(self.resolved), "suppressed": self.suppressed, "seconds": round(self.seconds, 3),
-            "sections": None, "documents": None,
+            "sections": None, "documents": None, "baseline_run": self.baseline_run, "recorded": self.recorded,
         }
 
 
@@ -308,16 +310,29 @@ def _canon(code: str) -> str:
     return r.CODE if r else code.upper()
 
 
+# What a check writes (#12 point 2): "run" records a run, the guard's verdicts and the baseline that
+# the next checks count "new" from (`wikicheck nightly`, `wikicheck check --record`); "verdicts" only
+# replaces the guard's verdicts, so that a plain `wikicheck check` keeps the guard right without
+# using up what is new; "no" writes nothing.
+RECORD_MODES = ("run", "verdicts", "no")
+
+
 def run_checks(store: Store, config: Config | None = None, *, now: dt.datetime | None = None,
-               record: bool = True) -> CheckResult:
-    """Run every enabled rule; store the findings (unless record=False) and mark which are new.
+               record: bool | str = "verdicts") -> CheckResult:
+    """Run every enabled rule, mark the findings new since the last recorded run, and write them.
+
+    `config`: None discovers it as `wikicheck check` does ($WIKICHECK_CONFIG, wikicheck.toml from the
+    current directory up, then at the root of a crawled source), so the library and the CLI judge the
+    same wiki alike and the guard serves the same verdicts after either (#12 point 1).
+    `record`: one of RECORD_MODES (True is "run", False is "no"); the default is what `wikicheck check` does.
 
     Refuses (IndexBusy, CrawlUnfinished) while a crawl is writing the store or after one was killed:
     findings on a half-crawled wiki would be recorded as the wiki's state (wikicheck.readers)."""
     from .readers import require_complete
 
+    mode = _record_mode(record)
     require_complete(store, what="check")
-    config = config or Config()
+    config = config if config is not None else _discover_config(store)
     t0 = time.perf_counter()
     policies = Policies.from_config(config)
     ctx = CheckContext(store, config, policies, now)
@@ -349,11 +364,24 @@ def run_checks(store: Store, config: Config | None = None, *, now: dt.datetime |
                 for h in rule.check(sec, policies.rule_options(code, sec["path"]), ctx):
                     hits.append((rule, h))
     findings, suppressed = _to_findings(ctx, policies, hits)
-    result = CheckResult(run_id=0, findings=findings, suppressed=suppressed)
+    result = CheckResult(run_id=0, findings=findings, suppressed=suppressed, recorded=mode)
     result.seconds = time.perf_counter() - t0
-    if record:
-        _record(store, result, policies)
+    first_seen = _compare(store, result)
+    if mode != "no":
+        _record(store, result, policies, first_seen)
     return result
+
+
+def _record_mode(record: bool | str) -> str:
+    mode = {True: "run", False: "no"}.get(record, record) if isinstance(record, bool) else record
+    if mode not in RECORD_MODES:
+        raise ValueError(f"record should be one of {', '.join(RECORD_MODES)}, True or False, got {record!r}")
+    return str(mode)
+
+
+def _discover_config(store: Store) -> Config:
+    """The config `wikicheck check --index DIR` would use for this store."""
+    return load_config(None, sources_from=store.path.parent if store.path is not None else None)
 
 
 def _owner(doc: dict[str, Any]) -> str | None:
@@ -429,20 +457,39 @@ def _suppressed(code: str, line: int, sec: dict[str, Any] | None, file_codes: se
     return False
 
 
-def _record(store: Store, result: CheckResult, policies: Policies) -> None:
-    prev = store.db.execute("select max(id) from check_runs where status = 'ok'").fetchone()[0]
-    prev_fps: dict[str, int] = {}
-    prev_rows: list[dict[str, Any]] = []
-    if prev:
-        prev_rows = list(store.db.query("select * from findings where run_id = ?", [prev]))
-        prev_fps = {r["fingerprint"]: r["first_seen_run"] or prev for r in prev_rows}
+def _baseline_run(store: Store) -> int | None:
+    """The last recorded run: runs that only hold verdicts are never one; runs from before the
+    distinction (no "recorded" in their summary) all are."""
+    return store.db.execute(
+        "select max(id) from check_runs where status = 'ok' "
+        "and coalesce(json_extract(summary, '$.recorded'), 'run') = 'run'").fetchone()[0]
+
+
+def _compare(store: Store, result: CheckResult) -> dict[str, int]:
+    """Mark each finding new or not and list the resolved ones, against the last recorded run (read
+    only). Returns {fingerprint: run it was first seen in} of that run's findings."""
+    prev = _baseline_run(store)
+    result.baseline_run = prev
+    prev_rows = list(store.db.query("select * from findings where run_id = ?", [prev])) if prev else []
+    prev_fps = {r["fingerprint"]: r["first_seen_run"] or prev for r in prev_rows}
+    for f in result.findings:
+        f.new = f.fingerprint not in prev_fps
+    current = {f.fingerprint for f in result.findings}
+    result.resolved = [
+        {"fingerprint": r["fingerprint"], "rule": r["rule"], "path": r["path"], "heading": r["heading"],
+         "message": r["message"]}
+        for r in prev_rows if r["fingerprint"] not in current
+    ]
+    return prev_fps
+
+
+def _record(store: Store, result: CheckResult, policies: Policies, prev_fps: dict[str, int]) -> None:
     with store.transaction():
         run_id = store.db["check_runs"].insert({
             "started_at": now_iso(), "status": "running", "config": json.dumps(policies.describe(), sort_keys=True),
         }).last_pk
         rows = []
         for f in result.findings:
-            f.new = f.fingerprint not in prev_fps
             rows.append({
                 "run_id": run_id, "fingerprint": f.fingerprint, "rule": f.rule, "name": f.name, "kind": f.kind,
                 "level": f.level, "scope": f.scope, "source": f.source, "document_id": f.document_id,
@@ -455,23 +502,33 @@ def _record(store: Store, result: CheckResult, policies: Policies) -> None:
             })
         if rows:
             store.db["findings"].insert_all(rows)
-        current = {f.fingerprint for f in result.findings}
-        result.resolved = [
-            {"fingerprint": r["fingerprint"], "rule": r["rule"], "path": r["path"], "heading": r["heading"],
-             "message": r["message"]}
-            for r in prev_rows if r["fingerprint"] not in current
-        ]
         result.run_id = int(run_id)  # type: ignore[arg-type]
         store.db["check_runs"].update(run_id, {
             "finished_at": now_iso(), "status": "ok", "findings": len(result.findings),
             "new": sum(f.new for f in result.findings), "resolved": len(result.resolved),
             "seconds": round(result.seconds, 3), "summary": json.dumps(result.summary(), sort_keys=True),
         })
-        # keep the last runs only: findings are derived, the nightly trend needs two
-        old = [r[0] for r in store.db.execute("select id from check_runs order by id desc limit -1 offset 10")]
-        for rid in old:
+        # verdicts that a newer run replaces are gone: the guard reads the newest run, and the owner
+        # reports compare a recorded run with the recorded run before it, not with a check in between
+        # (deleted after the insert, so run ids only grow and a guard's refresh sees the change)
+        old = [r[0] for r in store.db.execute(
+            "select id from check_runs where id < ? and json_extract(summary, '$.recorded') = 'verdicts'", [run_id])]
+        # keep the last runs only: findings are derived, the nightly trend needs two; never the baseline
+        keep = run_id if result.recorded == "run" else result.baseline_run
+        old += [r[0] for r in store.db.execute("select id from check_runs order by id desc limit -1 offset 10")]
+        for rid in sorted(set(old) - {keep}):
             store.db.execute("delete from findings where run_id = ?", [rid])
             store.db.execute("delete from check_runs where id = ?", [rid])
+
+
+def record_run(store: Store, result: CheckResult) -> None:
+    """Make a check whose verdicts were written a recorded run: the one that later checks count "new"
+    from. The nightly job records its check this way; `run_checks(record="run")` does it at once."""
+    if result.recorded == "no" or not result.run_id:
+        raise ValueError('this check wrote nothing to record; run it with record="verdicts" or "run"')
+    result.recorded = "run"
+    with store.transaction():
+        store.db["check_runs"].update(result.run_id, {"summary": json.dumps(result.summary(), sort_keys=True)})
 
 
 def level_at_least(level: str, threshold: str) -> bool:
@@ -490,4 +547,5 @@ def latest_findings(store: Store) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["CheckResult", "Finding", "LEVELS", "latest_findings", "level_at_least", "run_checks"]
+__all__ = ["CheckResult", "Finding", "LEVELS", "RECORD_MODES", "latest_findings", "level_at_least", "record_run",
+           "run_checks"]

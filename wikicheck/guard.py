@@ -71,12 +71,17 @@ class Result:
     resolved_from: dict[str, Any] | None = None  # the section without text this one stands for
     out_of_order: str | None = None  # why it is not where its score would put it (None: it is)
 
+    @property
+    def label(self) -> str:
+        """How the result is shown: its verdict, at the level of the findings behind it."""
+        return shown_level(self.verdict, self.reasons)
+
     def to_json(self) -> dict[str, Any]:
         s = self.section
         return {
             "path": s["path"], "heading": s["heading"], "heading_path": s["heading_path"], "section_id": s["id"],
             "source": s["source"], "anchor": s.get("anchor"), "line_start": s.get("line_start"),
-            "score": round(float(self.score), 4), "verdict": self.verdict, "reasons": self.reasons,
+            "score": round(float(self.score), 4), "verdict": self.verdict, "label": self.label, "reasons": self.reasons,
             "newer": self.newer, "replaces": self.replaces, "replaced": self.replaced,
             "demoted": self.demoted, "out_of_order": self.out_of_order,
             "provenance": {"changed_at": s.get("changed_at"), "author": s.get("author"), "commit": s.get("commit"),
@@ -89,6 +94,16 @@ _LEVEL = {"info": 0, "warning": 1, "error": 2}
 _VERDICT_RANK = {"ok": 0, "warn": 1, "block": 2}
 _EPS = 1e-6
 _HEADING_LINE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+
+
+def shown_level(verdict: str, reasons: list[dict[str, Any]]) -> str:
+    """The tag a result is shown with: its verdict, except that a warning that only info findings
+    make is shown as "info" (#12: an info finding was shown as WARN). The note a replacement carries
+    about the section it replaces is not one of its own findings."""
+    if verdict != "warn":
+        return verdict
+    levels = [r.get("level") for r in reasons if r.get("kind") != "replacement"]
+    return "info" if levels and all(lv == "info" for lv in levels) else "warn"
 
 
 def has_text(section: dict[str, Any]) -> bool:
@@ -278,6 +293,7 @@ class Guard:
             reasons.append({
                 "rule": f["rule"], "name": f["name"], "kind": f["kind"], "level": f["level"], "message": f["message"],
                 "evidence": f["evidence"], "newer": f["newer"], "fingerprint": f["fingerprint"],
+                "scope": f["scope"],  # "document": about the whole page, its dates are the page's (#12)
             })
             if f["kind"] in self.config.block_kinds and _LEVEL[f["level"]] >= _LEVEL[self.config.min_block_level]:
                 verdict = "block"
@@ -515,7 +531,7 @@ class Guard:
         if section is not None:
             r = self._result(section, 1.0)
             res.update({k: v for k, v in r.to_json().items()
-                        if k not in ("text", "score", "demoted", "out_of_order")})
+                        if k not in ("text", "score", "demoted", "out_of_order", "label")})
             res["verdict"] = verdict or r.verdict
             res["reasons"] = (reasons or []) + r.reasons if verdict else r.reasons
             res["newer"] = newer or r.newer
@@ -740,4 +756,4 @@ def guard_runs_json(query: str, policy: str, results: Iterable[Result]) -> dict[
     return {"version": 1, "query": query, "policy": policy, "results": [r.to_json() for r in results]}
 
 
-__all__ = ["Guard", "GuardConfig", "POLICIES", "Result", "guard_runs_json"]
+__all__ = ["Guard", "GuardConfig", "POLICIES", "Result", "guard_runs_json", "shown_level"]

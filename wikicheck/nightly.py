@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .check import level_at_least, run_checks
+from .check import level_at_least, record_run, run_checks
 from .config import Config, load_config
 from .crawl import CrawlSummary, Progress, crawl
 from .embed import Embedder
@@ -63,6 +63,7 @@ def run_nightly(sources: list[str], index_dir: str | Path, out_dir: str | Path, 
                 progress: Progress | None = None, source_options: dict[str, Any] | None = None) -> NightlyResult:
     """Crawl `sources` into `index_dir`, run the checks, write every owner report to `out_dir`.
 
+    The check is recorded as a run (``record_run``): the next night's "new" is counted from it.
     Configs: `crawl_config` (default: the given or discovered wikicheck.toml, as ``wikicheck crawl``)
     and `check_config` (default: the same discovery, plus a wikicheck.toml at a crawled source's root,
     as ``wikicheck check``).
@@ -80,6 +81,7 @@ def run_nightly(sources: list[str], index_dir: str | Path, out_dir: str | Path, 
         with Store.open(index_dir) as store:
             t = time.perf_counter()
             result = run_checks(store, cfg, now=now)
+            record_run(store, result)  # tonight's run is what tomorrow's "new" counts from (#12)
             timings["check"] = time.perf_counter() - t
             t = time.perf_counter()
             bundle = build_reports(store, cfg, now=now)

@@ -9,6 +9,22 @@ from .index import Manifest
 from .store import Store
 
 
+def distinct_texts(store: Store) -> int:
+    """How many distinct texts the live sections have. Sections with the same heading path and text
+    share one embedding, so a crawl embeds this many while faiss holds one vector per live section:
+    the two counts `crawl` and `status` print differ by the sections that share a text (#12)."""
+    return int(store.db.execute(
+        "select count(distinct content_hash) from sections where removed_at is null").fetchone()[0])
+
+
+def sharing_note(sections: int, texts: int, embedded: int | None = None) -> str:
+    """Why the embeddings and the faiss vectors are not the same number; "" when they are."""
+    if sections == texts and (embedded is None or embedded <= texts):
+        return ""
+    kept = f" ({embedded - texts} of earlier texts kept)" if embedded is not None and embedded > texts else ""
+    return f"one per distinct text{kept}: the {sections} live sections have {texts}, and faiss holds one vector per section"
+
+
 def index_status(index_dir: str | Path) -> dict[str, Any]:
     with Store.open(index_dir) as store:
         model = store.model_id()
@@ -24,7 +40,8 @@ def index_status(index_dir: str | Path) -> dict[str, Any]:
             "sources": store.sources(),
             "counts": store.counts(),
             "timestamp_sources": ts,
-            "manifest": vars(manifest) if manifest else None,
+            # distinct_texts (added, #12): why the vector count differs from counts.embeddings
+            "manifest": {**vars(manifest), "distinct_texts": distinct_texts(store)} if manifest else None,
             "index_up_to_date": bool(manifest and model and manifest.state == store.index_state(model)),
             "last_crawl": store.last_crawl(),
         }

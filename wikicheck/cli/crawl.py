@@ -84,11 +84,21 @@ def crawl(
     typer.echo(
         f"crawled {len(s.sources)} source(s) into {s.index}: {s.documents} documents; sections "
         f"{s.sections_new} new, {s.sections_changed} changed, {s.sections_unchanged} unchanged, "
-        f"{s.sections_removed} removed; {s.sections_embedded} embedded; {s.versions_added} versions recorded; "
+        f"{s.sections_removed} removed; {s.sections_embedded} embedded{_sharing(index)}; {s.versions_added} versions recorded; "
         f"{len(s.warnings)} warnings; "
         + (f"{s.pages_failed} pages failed; " if s.pages_failed else "")
         + f"{s.seconds:.1f}s"
     )
+
+
+def _sharing(index: str) -> str:
+    """Why "N embedded" is not the section count that `status` shows faiss holding (#12); "" when it is."""
+    from ..status import distinct_texts, sharing_note
+    from ..store import Store
+
+    with Store.open(index) as store:
+        note = sharing_note(store.counts()["sections"], distinct_texts(store))
+    return f" ({note})" if note else ""
 
 
 # how a crawl that did not finish ended; each leaves part of the store tonight's (wikicheck.readers)
@@ -150,7 +160,7 @@ def status(
     json_: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Describe an index: sources, counts, model, last crawl, index manifest."""
-    from ..status import index_status
+    from ..status import index_status, sharing_note
 
     idx = index or default_index()
     health = _index_health(idx)  # first: it may rebuild a damaged index, which the manifest shown then describes
@@ -170,7 +180,8 @@ def status(
         typer.echo(f"source     {s['name']}: {s['kind']} {s['root']}{commit}")
     typer.echo(f"documents  {c['documents']} live, {c['documents_removed']} removed")
     typer.echo(f"sections   {c['sections']} live, {c['sections_removed']} removed, {c['section_versions']} versions")
-    typer.echo(f"embeddings {c['embeddings']}")
+    note = sharing_note(c["sections"], info["manifest"]["distinct_texts"], c["embeddings"]) if info["manifest"] else ""
+    typer.echo(f"embeddings {c['embeddings']}" + (f", {note}" if note else ""))
     ts = info["timestamp_sources"]
     typer.echo("dates from " + ", ".join(f"{k} {v}" for k, v in sorted(ts.items())) if ts else "dates from (none)")
     typer.echo(f"faiss      {_faiss_line(info['manifest'], health, info['index_up_to_date'])}")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from . import app, default_index
 from ..config import load_config
+
+if TYPE_CHECKING:
+    from ..guard import Result
 
 
 @app.command()
@@ -60,20 +63,46 @@ def search(
         if len(queries) > 1:
             typer.echo(f"# {safe(q)}")
         for i, r in enumerate(rs, 1):
-            s = r.section
-            p = f"{(s.get('changed_at') or '?')[:10]} {s.get('timestamp_source') or '?'}"
-            tag = {"ok": "ok   ", "warn": "WARN ", "block": "BLOCK"}[r.verdict]
-            typer.echo(f"{i}. [{tag}] {safe(s['path'])} §{safe(s['heading'] or '(top)')}  score {r.score:.3f}  ({p}"
-                       f"{', owner ' + safe(r.owner) if r.owner else ''})")
-            if r.replaces:
-                old = r.replaced or guard.by_id.get(r.replaces) or {}
-                was = f" (score {old['score']:.3f}, {old['verdict']})" if old.get("score") is not None else ""
-                typer.echo(f"   replaces {safe(old.get('path'))} §{safe(old.get('heading') or '(top)')}{was}")
-            if r.out_of_order:
-                typer.echo(f"   out of score order: {safe(r.out_of_order)}")
-            for reason in r.reasons[:3]:
-                typer.echo(f"   {reason['level']}: {safe(reason['message'])}")
-            if r.newer and r.verdict != "ok":
-                typer.echo(f"   → newer: {safe(r.newer['path'])} §{safe(r.newer['heading'])}")
+            for line in _result_lines(i, r, guard.by_id):
+                typer.echo(line)
         if len(queries) > 1:
             typer.echo("")
+
+
+_TAGS = {"ok": "ok   ", "info": "info ", "warn": "WARN ", "block": "BLOCK"}
+
+
+def _result_lines(i: int, r: Result, by_id: dict[str, dict[str, Any]]) -> list[str]:
+    """One result as text (#12). Its tag follows the level of its findings (an info finding is not
+    WARN). It shows one date of its own, in its first line: a page-level reason says "(page)", and a
+    replacement does not repeat the replaced section's reasons, whose dates are that section's."""
+    from ..report.text import safe
+
+    s = r.section
+    p = f"{(s.get('changed_at') or '?')[:10]} {s.get('timestamp_source') or '?'}"
+    owner = f", owner {safe(r.owner)}" if r.owner else ""
+    lines = [f"{i}. [{_TAGS[r.label]}] {safe(s['path'])} §{safe(s['heading'] or '(top)')}  score {r.score:.3f}  ({p}{owner})"]
+    own = [x for x in r.reasons if x.get("kind") != "replacement"]
+    if r.replaces:
+        old = r.replaced or by_id.get(r.replaces) or {}
+        was = f" (score {old['score']:.3f}, {old['verdict']})" if old.get("score") is not None else ""
+        lines.append(f"   replaces {safe(old.get('path'))} §{safe(old.get('heading') or '(top)')}{was}")
+        why = _why_replaced(r.reasons)
+        if why:
+            lines.append(f"   why: {safe(why)}")
+    if r.out_of_order:
+        lines.append(f"   out of score order: {safe(r.out_of_order)}")
+    for reason in own[:3]:
+        page = " (page)" if reason.get("scope") == "document" else ""
+        lines.append(f"   {reason['level']}{page}: {safe(reason['message'])}")
+    if r.newer and r.verdict != "ok":
+        lines.append(f"   → newer: {safe(r.newer['path'])} §{safe(r.newer['heading'])}")
+    return lines
+
+
+def _why_replaced(reasons: list[dict[str, Any]]) -> str:
+    """The kinds of findings that took the replaced section out of the results, e.g. "superseded (WC201)"."""
+    note = next((x for x in reasons if x.get("kind") == "replacement"), None)
+    kinds = [f"{x['kind']} ({x['rule']})" if x.get("rule") else str(x.get("kind"))
+             for x in (note or {}).get("replaced_reasons") or []]
+    return ", ".join(dict.fromkeys(kinds))

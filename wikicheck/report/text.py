@@ -33,9 +33,15 @@ def format_findings(findings: list[dict[str, Any]], summary: dict[str, Any], out
     lv = summary.get("by_level", {})
     out.write(
         f"{summary.get('findings', len(findings))} findings: {lv.get('error', 0)} errors, {lv.get('warning', 0)} warnings, "
-        f"{lv.get('info', 0)} info; {summary.get('new', 0)} new since the last run, {summary.get('resolved', 0)} resolved"
+        f"{lv.get('info', 0)} info; {summary.get('new', 0)} new since {_since(summary)}, {summary.get('resolved', 0)} resolved"
         f"{', ' + str(summary['suppressed']) + ' suppressed' if summary.get('suppressed') else ''}\n"
     )
+
+
+def _since(summary: dict[str, Any]) -> str:
+    """What "new" counts from: the last recorded run, named, since a plain check is not one (#12)."""
+    base = summary.get("baseline_run")
+    return f"the last recorded run (#{base})" if base else "the last run"
 
 
 class _SafeOut:
