@@ -101,10 +101,15 @@ def title_words(title: str) -> set[str]:
 _DECORATION = re.compile(r"^\s*[^:]{1,40}:\s+(?=\S)|\[[^\]]*\]|\((?:old|copy|archived?|deprecated|draft|legacy|[^)]{0,30}team)\)|\s+[-–—|]\s+.*$", re.I)
 
 
+_QUALIFIER = re.compile(r"\s*\([^()]{1,40}\)\s*$")  # "Teams (Office 365 Connectors)": a qualifier after the name
+
+
 def title_keys(title: str) -> set[str]:
-    """Ways to recognise the same runbook title: "Checkout: Restart PgBouncer", "Restart PgBouncer (old)"."""
+    """Ways to recognise the same runbook title: "Checkout: Restart PgBouncer", "Restart PgBouncer (old)",
+    "Teams (Office 365 Connectors)" for "Teams"."""
     keys = set()
-    for t in {title, _DECORATION.sub(" ", title)}:
+    bare = _DECORATION.sub(" ", title)
+    for t in {title, bare, _QUALIFIER.sub("", bare)}:
         words = title_words(t)
         if words:
             keys.add(" ".join(sorted(words)))

@@ -44,6 +44,15 @@ def test_team_copy_superseded_by_newer_page(tmp_path, copy_title):
     assert where(of(res, min_level="warning")) == {("WC201", COPY, "Restart")}
 
 
+def test_a_qualifier_after_the_newer_title_is_still_the_same_runbook(tmp_path):
+    """The platform page was retitled "Restart PgBouncer (Kubernetes)" after the team copied it: a
+    qualifier in brackets after the name does not make it another runbook."""
+    res = folder_pair(tmp_path, "updated: 2026-06-18", runbook("Restart PgBouncer (Kubernetes)", OVERVIEW, RESTART_NEW, ESCALATION),
+                      "updated: 2022-09-08", runbook("Checkout: Restart PgBouncer", OVERVIEW, RESTART_OLD, ESCALATION))
+    assert where(of(res, min_level="warning")) == {("WC201", COPY, "Restart")}, show(res.findings)
+    assert of(res, "WC201")[0].newer["path"] == CANON
+
+
 def test_direction_is_by_date_not_by_folder(tmp_path):
     # the team page got the new commands first; the platform page is the stale one
     res = folder_pair(tmp_path, "updated: 2022-09-08", OLD_PAGE, "updated: 2026-06-18", NEW_PAGE)
