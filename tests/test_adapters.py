@@ -85,3 +85,29 @@ def test_adapters_do_not_import_frameworks_into_wikicheck():
     code = "import sys, wikicheck.guard, wikicheck.cli; print('langchain_core' in sys.modules, 'llama_index' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_compressor_replacement_keeps_the_documents_own_metadata(guard):
+    """#12: a replaced document lost the caller's `source` (and every other key of its own)."""
+    own = {"source": "s3://agent-store/checkout/pgbouncer-restart.md", "tenant": "checkout", "chunk": 3,
+           "path": STALE_COPY, "wikicheck_verdict": "block"}  # the last one from an earlier annotate pass
+    [out] = WikicheckCompressor(guard=guard).compress_documents(
+        [Document(page_content=_stale_restart_text(), metadata=dict(own))], "restart pgbouncer")
+    m = out.metadata
+    assert (m["source"], m["tenant"], m["chunk"]) == (own["source"], "checkout", 3)
+    # wikicheck's keys name the current section; the original's overwritten ones are kept apart
+    assert (m["path"], m["heading"], m["wikicheck_verdict"], m["wikicheck_replaced"]) == (CANONICAL, "Restart", "ok", True)
+    assert m["wikicheck_replaces"] and m["section_id"] != m["wikicheck_replaces"]
+    assert m["wikicheck_original_keys"] == ["chunk", "source", "tenant"]
+    assert m["wikicheck_original_metadata"] == own
+
+
+def test_llamaindex_replacement_keeps_the_nodes_own_metadata(guard):
+    node = TextNode(text=_stale_restart_text(), metadata={"file_name": "pgbouncer-restart.md", "source": "drive"},
+                    excluded_llm_metadata_keys=["file_name"])
+    [out] = WikicheckNodePostprocessor(guard=guard).postprocess_nodes([NodeWithScore(node=node, score=0.8)])
+    m = out.node.metadata
+    assert (m["file_name"], m["source"], m["path"], m["wikicheck_replaced"]) == (
+        "pgbouncer-restart.md", "drive", CANONICAL, True)
+    assert m["wikicheck_original_keys"] == ["file_name", "source"]
+    assert {"file_name", "wikicheck_original_metadata"} <= set(out.node.excluded_llm_metadata_keys)

@@ -153,6 +153,23 @@ def test_tools_have_input_and_output_schemas(transcript):
     assert all(t.annotations.read_only_hint for t in tools.values())
 
 
+def _descriptions(obj: Any) -> list[str]:
+    if isinstance(obj, dict):
+        return [v for k, v in obj.items() if k == "description" and isinstance(v, str)] + [
+            d for v in obj.values() for d in _descriptions(v)]
+    return [d for v in obj for d in _descriptions(v)] if isinstance(obj, list) else []
+
+
+def test_tool_descriptions_carry_no_source_indentation(transcript):
+    """#12: a tool's description was its docstring as written, continuation lines indented by 8 spaces."""
+    for tool in transcript["tools"].values():
+        assert tool.description.startswith(("Search the runbooks.", "Check runbook chunks"))
+        texts = [tool.description, *_descriptions(tool.input_schema), *_descriptions(tool.output_schema)]
+        for text in texts:
+            assert all(line == line.lstrip() for line in text.splitlines()), (tool.name, text)
+    assert "\n" in transcript["tools"]["search_runbooks"].description  # lines kept, indentation gone
+
+
 def test_search_runbooks_structured(transcript, index, guard):
     res = transcript["search"]
     assert res.is_error is False

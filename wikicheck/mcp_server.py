@@ -15,6 +15,7 @@ message holding a lone UTF-16 surrogate gets a JSON-RPC error, not silence (#11 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -181,6 +182,14 @@ async def _answer(submit: Callable[[], Future[T]]) -> T:
         raise ToolError(str(e)) from None
 
 
+def _tool(server: MCPServer) -> Callable[[Callable[..., Any]], Any]:
+    """Register a read-only tool whose description is its docstring without the source's indentation
+    (#12: the SDK passes ``__doc__`` on as it is)."""
+    def register(fn: Callable[..., Any]) -> Any:
+        return server.tool(annotations=_READ_ONLY, description=inspect.cleandoc(fn.__doc__ or ""))(fn)
+    return register
+
+
 def create_mcp_server(guard: Guard, pool: GuardPool | None = None) -> MCPServer:
     """An MCP server with the tools search_runbooks and check_chunks over an open Guard.
 
@@ -189,7 +198,7 @@ def create_mcp_server(guard: Guard, pool: GuardPool | None = None) -> MCPServer:
     pool = pool or GuardPool(guard)
     server: MCPServer = MCPServer("wikicheck", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
 
-    @server.tool(annotations=_READ_ONLY)
+    @_tool(server)
     async def search_runbooks(
         query: Annotated[str, Field(description="What to look for, in plain words.", min_length=1)],
         k: Annotated[int, Field(description="Number of results.", ge=1, le=MAX_K)] = 5,
@@ -201,7 +210,7 @@ def create_mcp_server(guard: Guard, pool: GuardPool | None = None) -> MCPServer:
         current section takes their place; each result carries its verdict, the reasons and its provenance."""
         return await _answer(lambda: pool.search(query, k, policy))  # type: ignore[return-value]
 
-    @server.tool(annotations=_READ_ONLY)
+    @_tool(server)
     async def check_chunks(
         chunks: Annotated[list[Chunk], Field(
             description="Chunks to check: each with section_id, or path (+ heading), or text.",

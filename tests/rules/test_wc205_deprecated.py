@@ -87,3 +87,27 @@ def test_a_sub_heading_about_a_deprecated_flag_is_not_a_banner():
     assert _SUBHEADING.match(line)
     assert not BANNER.search("Deprecated --self-heal-backoff-cooldown-seconds flag")
     assert BANNER.search("> **DEPRECATED**: use the new runbook") and BANNER.search("# Deprecated - old runbook")
+
+
+# banner, how the message quotes it (#12: the quote was cut at 80 characters, mid-link)
+QUOTES = [
+    ("> **DEPRECATED**: This page is outdated. Use [OpenSearch reindex](opensearch-reindex.md) instead.",
+     '> **DEPRECATED**: This page is outdated. Use OpenSearch reindex instead.'),
+    (("> **DEPRECATED**: the search team moved this procedure; follow [the OpenSearch reindex runbook]"
+      "(opensearch-reindex.md) from now on, and ask in #search."),
+     "> **DEPRECATED**: the search team moved this procedure; follow the OpenSearch\u2026"),
+    ('Superseded by <a href="opensearch-reindex.md">the OpenSearch runbook</a>.', "Superseded by the OpenSearch runbook."),
+    ("> Deprecated: to roll back run `curl -XPOST localhost:9200/_aliases -d @swap-back-to-elasticsearch.json` now",
+     "> Deprecated: to roll back run\u2026"),
+]
+
+
+@pytest.mark.parametrize("banner,quoted", QUOTES)
+def test_banner_quote_is_cut_at_a_word_outside_links_and_code(tmp_path, banner, quoted):
+    wiki = make_wiki(tmp_path / "wiki", {"search/elasticsearch-reindex.md": page(banner=banner),
+                                         "search/opensearch-reindex.md": NEW_PAGE})
+    [f] = of(crawl_check(wiki, tmp_path / "idx", {"rules": {"stale": False}}), "WC205")
+    assert f'banner "{quoted}"' in f.message, f.message
+    assert f.evidence["banner"] == banner  # the evidence keeps the whole line
+    if "opensearch-reindex.md" in banner:  # the link still names the page to use
+        assert f.newer["path"] == "search/opensearch-reindex.md" and f.message.endswith("; use search/opensearch-reindex.md instead")

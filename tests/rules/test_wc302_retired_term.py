@@ -46,9 +46,9 @@ def test_message_names_the_replacement_and_the_line(tmp_path):
     assert [(f.heading, f.line, f.evidence["entry"]) for f in got] == [
         ("Build", 13, "jenkins.acme.internal"), ("Deploy", 21, "kubectl-legacy")], show(got)
     build, deploy = got
-    assert build.message == ("mentions retired jenkins.acme.internal `jenkins.acme.internal` "
-                             "(Jenkins was shut down in 2025); use ci.acme.internal")
-    assert deploy.message == "mentions retired kubectl-legacy `kubectl-legacy`; use kubectl"
+    # the term once (#12: "mentions retired jenkins.acme.internal `jenkins.acme.internal`")
+    assert build.message == "mentions retired `jenkins.acme.internal` (Jenkins was shut down in 2025); use ci.acme.internal"
+    assert deploy.message == "mentions retired `kubectl-legacy`; use kubectl"
     assert build.evidence == {"term": "jenkins.acme.internal", "entry": "jenkins.acme.internal",
                               "replacement": "ci.acme.internal", "reason": "Jenkins was shut down in 2025"}
     assert (build.kind, build.scope, build.level) == ("retired_term", "section", RULES["WC302"].DEFAULTS["level"])
@@ -58,3 +58,18 @@ def test_message_names_the_replacement_and_the_line(tmp_path):
 def test_no_lexicon_no_findings(tmp_path):
     wiki = make_wiki(tmp_path / "wiki", {"a.md": md("updated: 2026-04-09", "# A\n\nssh jenkins.acme.internal\n")})
     assert of(crawl_check(wiki, tmp_path / "idx"), "WC302") == []
+
+
+# lexicon entry, page text, message: the term is named once; a label that differs comes first
+MESSAGES = [
+    ({"term": "jenkins.acme.internal"}, "ssh JENKINS.ACME.INTERNAL", "mentions retired `JENKINS.ACME.INTERNAL`"),
+    ({"pattern": r"\bkubectl-legacy\b"}, "kubectl-legacy get pods", "mentions retired `kubectl-legacy`"),
+    ({"pattern": r"\bjenkins(-\d+)?\.acme\.internal\b", "label": "Jenkins", "replacement": "ci.acme.internal"},
+     "ssh jenkins-2.acme.internal", "mentions retired Jenkins (`jenkins-2.acme.internal`); use ci.acme.internal"),
+]
+
+
+@pytest.mark.parametrize("entry,text,message", MESSAGES)
+def test_message_names_the_term_once(tmp_path, entry, text, message):
+    wiki = make_wiki(tmp_path / "wiki", {"sre/hotfix.md": md("updated: 2026-04-09", f"# Hotfix\n\n## Build\n\n{text}\n")})
+    assert [f.message for f in of(crawl_check(wiki, tmp_path / "idx", {"retired": [entry]}), "WC302")] == [message]

@@ -74,3 +74,30 @@ def section_metadata(sec: dict[str, Any], replaces: str | None) -> dict[str, Any
         "wikicheck_provenance": {"changed_at": sec.get("changed_at"), "author": sec.get("author"),
                                  "commit": sec.get("commit"), "timestamp_source": sec.get("timestamp_source")},
     }
+
+
+# The keys a replacement's metadata takes from the current section: chunk_of reads the first three
+# to match a document to the wiki, so they must name the section whose text the document now holds.
+SECTION_KEYS = ("path", "heading", "section_id")
+
+
+def replacement_metadata(original: dict[str, Any] | None, sec: dict[str, Any], ann: dict[str, Any],
+                         replaces: str | None) -> dict[str, Any]:
+    """The metadata of a document that now holds the current section `sec` in place of a blocked one.
+
+    The replaced document's own keys (``source`` and any other) are kept as they were, so that code
+    that reads them keeps working (#12: the LangChain compressor lost ``source``); wikicheck's keys are
+    added: ``path``, ``heading`` and ``section_id`` name the current section (they replace the
+    original's, which stay in ``wikicheck_original_metadata``), and every other key of wikicheck's
+    starts with ``wikicheck_``. ``wikicheck_original_keys`` lists the keys that are the replaced
+    document's, ``wikicheck_original_metadata`` holds its metadata whole.
+    """
+    orig = dict(original or {})
+    # a verdict from an earlier pass over the stale document is not one of the replacement's
+    kept = {k: v for k, v in orig.items() if not k.startswith("wikicheck_") and k not in SECTION_KEYS}
+    meta = {**kept, **section_metadata(sec, replaces)}
+    meta["wikicheck_replaced"] = True
+    meta["wikicheck_replaced_reasons"] = metadata(ann)["wikicheck_reasons"]
+    meta["wikicheck_original_keys"] = sorted(kept)
+    meta["wikicheck_original_metadata"] = orig
+    return meta

@@ -20,7 +20,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from ..guard import Guard
-from ._chunks import chunk_of, decide, metadata, section_metadata
+from ._chunks import chunk_of, decide, metadata, replacement_metadata
 
 
 class WikicheckRetriever(BaseRetriever):
@@ -46,6 +46,11 @@ class WikicheckCompressor(BaseDocumentCompressor):
     A document's ``metadata["section_id"]``, ``path`` and ``heading`` are used when present (the current
     section first), and its text (a leading markdown heading is matched as the heading); a section is
     returned once (a document that holds the same section as an earlier one is dropped).
+
+    A replacement keeps the replaced document's metadata keys (``source`` and the others) and adds
+    wikicheck's: ``path``, ``heading`` and ``section_id`` of the current section, ``wikicheck_replaced``,
+    ``wikicheck_replaces``, ``wikicheck_original_keys`` (which keys are the replaced document's) and
+    ``wikicheck_original_metadata`` (its metadata whole).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -59,7 +64,6 @@ class WikicheckCompressor(BaseDocumentCompressor):
             if action == "keep":
                 out.append(Document(page_content=d.page_content, metadata={**(d.metadata or {}), **metadata(ann)}))
             elif action == "replace" and sec is not None:
-                meta = section_metadata(sec, ann.get("section_id") or (d.metadata or {}).get("id"))
-                meta["wikicheck_replaced_reasons"] = metadata(ann)["wikicheck_reasons"]
+                meta = replacement_metadata(d.metadata, sec, ann, ann.get("section_id") or (d.metadata or {}).get("id"))
                 out.append(Document(page_content=sec["text"], metadata=meta))
         return out

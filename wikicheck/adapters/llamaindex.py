@@ -15,11 +15,16 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from ..guard import Guard
-from ._chunks import chunk_of, decide, metadata, section_metadata
+from ._chunks import chunk_of, decide, metadata, replacement_metadata
 
 
 class WikicheckNodePostprocessor(BaseNodePostprocessor):
-    """Annotates nodes with wikicheck verdicts; with policy "block", stale nodes are replaced or dropped."""
+    """Annotates nodes with wikicheck verdicts; with policy "block", stale nodes are replaced or dropped.
+
+    A replacement node keeps the replaced node's metadata keys and adds wikicheck's (``path``,
+    ``heading``, ``section_id`` of the current section, ``wikicheck_*``; ``wikicheck_original_keys``
+    names the node's own), and the score and rank of the node it replaces.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     guard: Guard = Field(description="an open wikicheck Guard")
@@ -37,11 +42,14 @@ class WikicheckNodePostprocessor(BaseNodePostprocessor):
                 n.node.metadata.update(metadata(ann))
                 out.append(n)
             elif action == "replace" and sec is not None:
-                meta = section_metadata(sec, ann.get("section_id") or n.node.node_id)
-                meta["wikicheck_replaced_reasons"] = metadata(ann)["wikicheck_reasons"]
+                # the node's own metadata keys are kept, wikicheck's added (see replacement_metadata)
+                meta = replacement_metadata(n.node.metadata, sec, ann, ann.get("section_id") or n.node.node_id)
+                hidden = ["wikicheck_original_keys", "wikicheck_original_metadata"]  # not for the prompt
+                node = TextNode(text=sec["text"], id_=f"wikicheck:{sec['id']}", metadata=meta,
+                                excluded_embed_metadata_keys=[*n.node.excluded_embed_metadata_keys, *hidden],
+                                excluded_llm_metadata_keys=[*n.node.excluded_llm_metadata_keys, *hidden])
                 # the replacement keeps the rank and the score of the node it replaces (wikicheck_replaces says so)
-                out.append(NodeWithScore(node=TextNode(text=sec["text"], id_=f"wikicheck:{sec['id']}", metadata=meta),
-                                         score=n.score))
+                out.append(NodeWithScore(node=node, score=n.score))
         if self.policy == "demote":
             rank = {"ok": 0, "warn": 1, "block": 2}
             out.sort(key=lambda x: rank.get(x.node.metadata.get("wikicheck_verdict", "ok"), 0))

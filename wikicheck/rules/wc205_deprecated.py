@@ -37,6 +37,21 @@ BANNER = re.compile(
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _SUBHEADING = re.compile(r"^\s{0,3}#{2,6}\s")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)|href=[\"']([^\"']+)[\"']")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_HTML_LINK = re.compile(r"<a\b[^>]*>(.*?)</a>", re.I | re.S)
+
+
+def quote(banner: str, limit: int = 80) -> str:
+    """The banner as the message quotes it: links reduced to their text, cut at a word boundary (outside
+    inline code) with an ellipsis when longer than `limit` (#12: the quote was cut mid-link)."""
+    text = _HTML_LINK.sub(r"\1", _MD_LINK.sub(r"\1", banner))
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    while cut > 0 and text.count("`", 0, cut) % 2:  # inside `code`: cut before it
+        cut = text.rfind(" ", 0, text.rfind("`", 0, cut))
+    cut = cut if cut > 0 else limit
+    return text[:cut].rstrip(" ,;:-\u2013\u2014") + "\u2026"
 
 
 def check(doc: dict[str, Any], options: dict[str, Any], ctx: Any) -> Iterator[RuleHit]:
@@ -68,7 +83,7 @@ def check(doc: dict[str, Any], options: dict[str, Any], ctx: Any) -> Iterator[Ru
         if banner:
             break
     if banner:
-        reasons.append(f'banner "{banner[:80]}"')
+        reasons.append(f'banner "{quote(banner)}"')
         if not successor:
             m = _LINK.search(banner)
             if m:
