@@ -188,3 +188,19 @@ def test_terminal_escapes_in_search_results_are_not_printed(cli, index):
 def test_search_k_out_of_range_is_a_usage_error(cli, index, k):
     r = cli("search", "restart", "-k", k, "--index", index(CLEAN), "--no-events")
     assert r.exit_code == 2, r.output
+
+
+def test_open_findings_view_is_what_the_guard_serves(cli, index, tmp_path):
+    """Issue 12: the store browsed as it is (Datasette, sqlite3): `open_findings` lists the latest
+    check's findings with the flagged section's text and the newer section it points to."""
+    import sqlite3
+
+    idx = index(WARNING)
+    assert cli("check", "--index", idx, "--config", tmp_path / "levels.toml", "--record").exit_code == 1
+    assert cli("check", "--index", idx, "--config", tmp_path / "levels.toml").exit_code == 1
+    con = sqlite3.connect(f"{idx}/wikicheck.db")
+    rows = con.execute("select rule, path, section_text, run_id from open_findings order by path").fetchall()
+    latest = con.execute("select max(id) from check_runs where status = 'ok'").fetchone()[0]
+    assert {(r[0], r[1]) for r in rows} == {("WC101", "old.md"), ("WC102", "due.md")}
+    assert all(r[3] == latest for r in rows) and all(r[2] for r in rows)
+    assert con.execute("select count(*) from findings").fetchone()[0] > len(rows)  # older runs stay in `findings`

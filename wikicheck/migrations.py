@@ -247,3 +247,20 @@ def m005_history_follows_text(db: Database) -> None:
     # "removed here and added there in the same crawl" is what "in the same commit" is for git
     db["section_versions"].add_column("seen_at", str)
     db["section_versions"].add_column("closed_at", str)
+
+
+@migrations()
+def m006_open_findings_view(db: Database) -> None:
+    # issue 12: browsing the store (Datasette, sqlite3) should not need to know that `findings` keeps
+    # the last runs side by side. `open_findings` is what the guard serves now: the findings of the
+    # latest completed check, each with its section's own text and date, and the section it points to.
+    db.create_view("open_findings", """
+        select f.id, f.run_id, f.rule, f.name, f.level, f.kind, f.path, f.heading, f.line, f.message,
+               f.owner, f.changed_at, f.first_seen_run, f.section_id, s.key as section_key,
+               s.text as section_text, n.path as newer_path, n.heading as newer_heading,
+               n.changed_at as newer_changed_at, n.text as newer_text, f.evidence
+        from findings f
+        left join sections s on s.id = f.section_id
+        left join sections n on n.id = f.newer_section_id
+        where f.run_id = (select max(id) from check_runs where status = 'ok')
+    """)
