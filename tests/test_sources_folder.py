@@ -154,7 +154,7 @@ def test_walk_skips_hidden_and_tool_folders_and_other_files(tmp_path, index_dir,
         "notes.txt": "# T\n", "image.png": b"\x89PNG",
     })
     summary = run(wiki, index_dir, fake_embedder)
-    assert sorted(summary.documents_changed) == ["a.md", "c.HTM", "deep/er/b.markdown"]
+    assert sorted(summary.documents_changed) == ["a.md", "c.HTM", "deep/er/b.markdown", "notes.txt"]  # .txt is a page (#12)
     assert summary.warnings == []
 
 

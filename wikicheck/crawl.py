@@ -22,11 +22,13 @@ from typing import Any, Callable
 from .config import Config
 from .dates import now_iso
 from .embed import Embedder, check_model, embed_pending, get_embedder
+from .errors import WikicheckError
 from .index import build_index
 from .lock import IndexLock
 from .model import Document, Provenance, Section, stable_id
 from .parse import iter_sections
-from .sources import SkipFile, Source, check_kind_switch, default_name, detect_kind, open_source
+from .sources import ScanResult, SkipFile, Source, check_kind_switch, default_name, detect_kind, open_source
+from .sources.base import PAGE_EXT, kind_of
 from .store import Store
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -230,6 +232,15 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
     status = "failed"  # an error ended it, unless a signal did
     try:
         for src in sources:
+            t = time.perf_counter()
+            # an http source asks again with the validators the last crawl stored (304: no download)
+            scan = src.scan(store.http_cache(src.name)) if src.kind == "http" else src.scan()  # type: ignore[call-arg]
+            timings["scan"] = timings.get("scan", 0) + time.perf_counter() - t
+            # #12: a source with no page, that never had one here, is a mistake (a wrong folder, a format
+            # wikicheck does not read): refused before anything of it is written or the model is loaded.
+            # One that had pages is crawled: its pages were deleted, and are marked removed.
+            if not scan.candidates and not store.document_fingerprints(src.name):
+                raise WikicheckError(_no_pages(src, scan))
             store.ensure_source(src.name, src.root, src.kind)
             summary.sources.append({"name": src.name, "kind": src.kind, "root": src.root})
 
@@ -237,13 +248,11 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
             history_problems = _import_history(store, src, max_level, summary, prog, ts)
             timings["history"] = timings.get("history", 0) + time.perf_counter() - t
 
-            t = time.perf_counter()
-            # an http source asks again with the validators the last crawl stored (304: no download)
-            scan = src.scan(store.http_cache(src.name)) if src.kind == "http" else src.scan()  # type: ignore[call-arg]
             summary.pages_failed += scan.failed
             for path, msg in scan.warnings:
                 _warn(store, summary, crawl_id, src.name, path, msg)
-            timings["scan"] = timings.get("scan", 0) + time.perf_counter() - t
+            if not scan.candidates:
+                _warn(store, summary, crawl_id, src.name, "", f"{_no_pages(src, scan)}; the pages it had are marked removed")
 
             t = time.perf_counter()
             known = store.document_fingerprints(src.name)
@@ -331,6 +340,23 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
     return summary
 
 
+def _no_pages(src: Source, scan: ScanResult) -> str:
+    """What a scan that found no page passed over (#12): "no pages found in X: 12 files skipped (.pdf 7,
+    .docx 5); wikicheck reads .md, ..."."""
+    why = ""
+    skipped = sorted(scan.skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+    if skipped:
+        n = sum(c for _, c in skipped)
+        shown = ", ".join(f"{ext or '(no extension)'} {c}" for ext, c in skipped[:8]) + (", ..." if len(skipped) > 8 else "")
+        why = f": {n} file{'s' if n != 1 else ''} skipped ({shown})"
+    elif scan.failed:
+        why = f": {scan.failed} page{'s' if scan.failed != 1 else ''} could not be fetched"
+    if scan.warnings:
+        more = f" (and {len(scan.warnings) - 1} more)" if len(scan.warnings) > 1 else ""
+        why += f"{'; ' if why else ': '}{scan.warnings[0][1]}{more}"
+    return f"no pages found in {src.root}{why}; wikicheck reads {', '.join(PAGE_EXT)}"
+
+
 def _finish(store: Store, crawl_id: int, status: str, summary: CrawlSummary, timings: dict[str, float]) -> None:
     store.finish_crawl(crawl_id, status, {
         "documents": summary.documents, "sections_new": summary.sections_new,
@@ -397,7 +423,7 @@ def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSum
             problems.setdefault(ev.path, f"{ev.problem} (the version of commit {(p.commit or '?')[:10]}, "
                                          f"{(p.changed_at or '?')[:10]}; the versions before and after it are kept)")
             continue
-        doc = Document(source=src.name, path=ev.path, kind="html" if ev.path.lower().endswith((".html", ".htm")) else "markdown",
+        doc = Document(source=src.name, path=ev.path, kind=kind_of(ev.path) or "markdown",
                        text=ev.text or "", fingerprint="")
         def front_matter_error(err: str, path: str = ev.path, p: Provenance = p) -> None:
             # the version is kept (its front matter is not used); the page gets one warning

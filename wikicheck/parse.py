@@ -1,7 +1,8 @@
 """Split a Document into Sections: heading path, anchor, line span, plain text and hashes.
 
 Markdown goes through markdown-it-py (ATX and setext headings; fenced code stays in its section),
-HTML through BeautifulSoup (main content only; nav, header, footer, scripts and styles dropped).
+HTML through BeautifulSoup (main content only; nav, header, footer, scripts and styles dropped),
+other formats (reStructuredText, plain text) through their module in wikicheck.formats.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from markdown_it.rules_block import StateBlock
 from markdown_it.token import Token
 
 from .dates import parse_date
+from .formats import FORMATS, Parsed
 from .model import Document, Provenance, Section, section_hashes, stable_id
 
 DEFAULT_MAX_LEVEL = 4  # deeper headings (H5, H6) stay inside their parent section
@@ -169,12 +171,23 @@ def iter_sections(doc: Document, max_level: int = DEFAULT_MAX_LEVEL,
     body_start = 0
     if doc.kind == "html":
         headings, blocks, nlines = _html_structure(doc.text, max_level)
+    elif doc.kind in FORMATS:
+        headings, blocks, nlines = _format_structure(FORMATS[doc.kind].parse(doc.text), max_level, doc.text)
     else:
         _, body_start, err = split_front_matter(doc.text)  # the preamble starts after the front matter
         if err and front_matter_error is not None:
             front_matter_error(err)
         headings, blocks, nlines = _markdown_structure(doc.text, max_level, body_start)
     return _assemble(doc, headings, blocks, nlines, body_start)
+
+
+def _format_structure(parsed: Parsed, max_level: int, text: str) -> tuple[list[_Heading], list[_Block], int]:
+    """A format module's headings and blocks; a heading deeper than `max_level` stays in its parent's text."""
+    headings = [_Heading(line, level, title) for line, level, title in parsed.headings if level <= max_level]
+    blocks = [_Block(line, body, col) for line, col, body in parsed.blocks]
+    blocks += [_Block(line, title) for line, level, title in parsed.headings if level > max_level]
+    blocks.sort(key=lambda b: (b.line, b.col))
+    return headings, blocks, len(text.split("\n"))
 
 
 def _assemble(doc: Document, headings: list[_Heading], blocks: list[_Block], nlines: int,
@@ -641,6 +654,8 @@ def heading_anchors(text: str, kind: str) -> set[str]:
     """Every anchor a link can target on a page: heading slugs (all levels) and explicit ids."""
     anchors: set[str] = set()
     taken: dict[str, int] = {}
+    if kind in FORMATS:
+        return set(FORMATS[kind].parse(text).anchors)
     if kind == "markdown":
         _, fm, _ = split_front_matter(text)
         body = "\n".join(text.split("\n")[fm:])

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
 from ..dates import iso, parse_date
+from ..formats import FORMATS
 from ..model import Document, Provenance
 from ..parse import html_metadata, split_front_matter
 
 MARKDOWN_EXT = (".md", ".markdown")
 HTML_EXT = (".html", ".htm")
+# every extension a crawl reads, in the order the "no pages found" message lists them (#12)
+PAGE_EXT = MARKDOWN_EXT + HTML_EXT + tuple(e for f in FORMATS.values() for e in f.EXTENSIONS)
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
 # front matter keys, first match wins
@@ -49,6 +54,9 @@ class ScanResult:
     candidates: list[Candidate] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
     failed: int = 0  # pages that could not be fetched (http)
+    # files passed over for their extension, by extension ("" for none): what a crawl that found no
+    # page says it skipped (#12)
+    skipped: dict[str, int] = field(default_factory=dict)
     # http: what this scan learnt per URL (validators, fingerprints, links); the crawler stores it
     # after the pages are saved and hands it back to the next scan
     cache: dict[str, dict[str, Any]] | None = None
@@ -68,12 +76,22 @@ class Source(Protocol):
     def history(self, since: str | None) -> tuple[Iterator[HistoryEvent], str | None]: ...
 
 
+# .txt files that are a tool's input, not a page anyone reads for advice
+_NOT_TEXT_PAGES = re.compile(r"(^|/)(requirements[\w.-]*|constraints[\w.-]*|cmakelists|robots|license|licence|copying"
+                             r"|notice|authors|contributors|dependencies|version)\.txt$")
+
+
 def kind_of(path: str) -> str | None:
     low = path.lower()
+    if _NOT_TEXT_PAGES.search(low):
+        return None
     if low.endswith(MARKDOWN_EXT):
         return "markdown"
     if low.endswith(HTML_EXT):
         return "html"
+    for kind, fmt in FORMATS.items():
+        if low.endswith(fmt.EXTENSIONS):
+            return kind
     return None
 
 
@@ -126,6 +144,11 @@ def build_document(
         meta, _, err = split_front_matter(text)
         if err:
             warn(f"{path}: {err}; fix the YAML between the --- lines")
+    elif kind in FORMATS:
+        parsed = FORMATS[kind].parse(text)  # reST: the docinfo fields (:owner:, :updated:) play front matter
+        meta = dict(parsed.meta)
+        if parsed.problem:
+            warn(f"{path}: {parsed.problem}")
     else:
         meta = html_metadata(text)
         title = meta.get("title")
@@ -152,7 +175,7 @@ def build_document(
 def _fallback_provenance(kind: str, meta: dict[str, Any], mtime: float | None, prev: Provenance | None) -> Provenance:
     author = str(meta["author"]) if meta.get("author") else (prev.author if prev else None)
     version = prev.commit if prev else None
-    if kind == "markdown":
+    if kind != "html":  # front matter, or what a format has for it (reST docinfo)
         for key in DATE_KEYS:
             d = parse_date(meta.get(key))
             if d:

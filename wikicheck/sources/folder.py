@@ -1,4 +1,5 @@
-"""A folder of markdown and HTML pages. Dates come from front matter, HTML metadata, or mtime."""
+"""A folder of pages (markdown, HTML, reStructuredText, text). Dates come from front matter, HTML
+metadata, reST docinfo, or mtime."""
 
 from __future__ import annotations
 
@@ -138,6 +139,9 @@ class FolderSource:
                         result.warnings.append((rel, f"{rel}: skipped, broken symlink"))
                         continue
                     yield rel, e.path
+                else:
+                    ext = os.path.splitext(e.name)[1].lower()
+                    result.skipped[ext] = result.skipped.get(ext, 0) + 1
             stack.extend(reversed(subdirs))
 
     def _inside(self, path: str) -> bool:
