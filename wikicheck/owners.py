@@ -19,7 +19,10 @@ source it used:
        "/teams/checkout/" = ["@acme/checkout-team", "oncall-lead@acme.example"]
 
 4. ``git_author``: the last git author of the section (its newest commit), a labelled fallback:
-   nobody declared that person an owner.
+   nobody declared that person an owner. Authors are read as git recorded them and mapped to one
+   identity at report time (#12): the repository's ``.mailmap`` (``git check-mailmap``, one call per
+   source) first, then identities that share an e-mail address are one owner, named as in their
+   newest commit. Identities are never merged by name alone: two people can share a name.
 
 Anything else is ``none``: the section goes into the unowned report.
 """
@@ -308,15 +311,73 @@ EXTRA_SECTIONS.update({"owners": _validate_owners})
 class OwnerResolver:
     """Resolves owners for the sections of one store; CODEOWNERS files are read once per source."""
 
-    def __init__(self, sources: Iterable[dict[str, Any]], config: Config | None = None):
+    def __init__(self, sources: Iterable[dict[str, Any]], config: Config | None = None,
+                 authors: Iterable[tuple[str, str, str | None]] | None = None):
+        """authors: the (source, raw git author, newest changed_at) of the index, so identities that
+        share an e-mail address get one name whichever section is resolved first."""
         self.sources = {s["name"]: s for s in sources}
         self.config_rules = config_rules(config)
         self._codeowners: dict[str, CodeOwners | None] = {}
         self._declared: dict[tuple[str, str, str], Ownership | None] = {}
+        self._authors = list(authors or ())
+        self._identities: dict[tuple[str, str], str] | None = None  # (source, raw) -> owner
+        self._by_email: dict[str, str] = {}  # lower-case e-mail -> owner
+        self._mailmaps: dict[tuple[str, str], str] = {}
 
     @classmethod
     def for_store(cls, store: Any, config: Config | None = None) -> OwnerResolver:
-        return cls(store.sources(), config)
+        authors: list[tuple[str, str, str | None]] = []
+        for table in ("sections", "documents"):
+            rows = store.db.query(f"select source, author, max(changed_at) as changed_at from {table} "
+                                  "where author is not null and timestamp_source = 'git' group by source, author")
+            authors.extend((r["source"], r["author"], r["changed_at"]) for r in rows)
+        return cls(store.sources(), config, authors)
+
+    # ------------------------------------------------------------------ git identities
+
+    def _mailmap(self, source: str, raws: Iterable[str]) -> None:
+        """Map raw git identities of a source through its repository's .mailmap (cached)."""
+        todo = sorted({r for r in raws if (source, r) not in self._mailmaps})
+        if not todo:
+            return
+        src = self.sources.get(source) or {}
+        mapped = git_check_mailmap(src["root"], todo) if src.get("root") else {}
+        for r in todo:
+            self._mailmaps[(source, r)] = mapped.get(r, r)
+
+    def _build_identities(self) -> None:
+        by_source: dict[str, list[str]] = {}
+        for source, raw, _ in self._authors:
+            by_source.setdefault(source, []).append(raw)
+        for source, raws in by_source.items():
+            self._mailmap(source, raws)
+        # identities sharing an e-mail address are one owner, named as in its newest commit
+        best: dict[str, tuple[str, str]] = {}
+        for source, raw, changed in self._authors:
+            ident = self._mailmaps.get((source, raw), raw)
+            email = identity_email(ident)
+            if not email:
+                continue
+            cand = (changed or "", ident)
+            if email not in best or cand > best[email]:
+                best[email] = cand
+        self._by_email = {email: ident for email, (_, ident) in best.items()}
+        self._identities = {}
+
+    def identity(self, source: str, raw: str) -> str:
+        """The owner a raw git author stands for: .mailmap applied, identities merged by e-mail."""
+        if self._identities is None:
+            self._build_identities()
+        assert self._identities is not None
+        key = (source, raw)
+        if key not in self._identities:
+            self._mailmap(source, [raw])
+            ident = self._mailmaps.get(key, raw)
+            email = identity_email(ident)
+            if email and email not in self._by_email:
+                self._by_email[email] = ident  # not in the index's list: first seen names it
+            self._identities[key] = self._by_email.get(email, ident) if email else ident
+        return self._identities[key]
 
     def codeowners(self, source: str) -> CodeOwners | None:
         if source not in self._codeowners:
@@ -358,7 +419,7 @@ class OwnerResolver:
         if found is not None:
             return found
         if git_author and timestamp_source == "git" and git_author != "Not Committed Yet":
-            return Ownership((git_author,), "git_author",
+            return Ownership((self.identity(source, git_author),), "git_author",
                              "the last git author of the section (fallback: nobody declared an owner)")
         return UNOWNED
 
@@ -367,6 +428,39 @@ class OwnerResolver:
         author = section.get("author") or doc.get("author")
         ts = section.get("timestamp_source") if section.get("author") else doc.get("timestamp_source")
         return self.resolve(section["source"], section["path"], doc.get("owner"), author, ts)
+
+
+_IDENTITY = re.compile(r"\A(?P<name>[^<>]*?)\s*<(?P<email>[^<>\s]*)>\Z")
+
+
+def identity_email(identity: str) -> str:
+    """The lower-case e-mail of a git identity 'Name <email>' ('' when it has none)."""
+    m = _IDENTITY.match(identity.strip())
+    return m.group("email").lower() if m else ""
+
+
+def git_check_mailmap(root: str | Path, identities: Iterable[str], batch: int = 200) -> dict[str, str]:
+    """Identities mapped through the .mailmap of the repository holding `root` (and git's
+    mailmap.file / mailmap.blob settings): one `git check-mailmap` call per `batch` identities.
+    Only the identities git changed are returned; none when `root` is not in a git work tree."""
+    ids = [i for i in dict.fromkeys(identities) if _IDENTITY.match(i.strip())]
+    out: dict[str, str] = {}
+    for n in range(0, len(ids), batch):
+        chunk = ids[n:n + batch]
+        try:
+            proc = subprocess.run(["git", "-C", str(root), "check-mailmap", "--", *chunk], capture_output=True,
+                                  timeout=30, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return out
+        if proc.returncode != 0:
+            return out
+        lines = proc.stdout.decode("utf-8", "replace").split("\n")
+        if len(lines) < len(chunk):
+            return out
+        for raw, mapped in zip(chunk, lines):
+            if mapped.strip() and mapped.strip() != raw.strip():
+                out[raw] = mapped.strip()
+    return out
 
 
 def owner_slug(owner: str) -> str:
@@ -381,6 +475,8 @@ __all__ = [
     "OwnerResolver",
     "Ownership",
     "find_codeowners",
+    "git_check_mailmap",
+    "identity_email",
     "owner_slug",
     "pattern_regex",
     "split_owners",

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from ..check import LEVEL_RANK, latest_findings
 from ..config import Config
 from ..dates import iso, to_datetime
 from ..errors import WikicheckError
-from ..owners import OwnerResolver, Ownership, owner_slug
+from ..owners import OwnerResolver, Ownership
 from ..risk import (
     EXPOSURE_DAYS,
     FORMULA,
@@ -56,6 +57,52 @@ SOURCE_NAMES = {"front_matter": "front matter", "codeowners": "CODEOWNERS", "con
 
 
 # ----------------------------------------------------------------------------- building
+
+SLUG_MAX = 48  # the readable part of a report's file name; "owner-" + 48 + "-" + 8-char hash + ".html" = 68
+
+
+def _slug_hash(owner: str) -> str:
+    return hashlib.sha1(owner.encode("utf-8")).hexdigest()[:8]
+
+
+def _readable_slug(owner: str) -> tuple[str, bool]:
+    """The readable part of an owner's file name, and whether it lost what tells owners apart
+    (letters with no ASCII form, a cut at SLUG_MAX, nothing left): then a hash is appended."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", owner.casefold()) if not unicodedata.combining(c))
+    lost = any(c.isalnum() and not c.isascii() for c in folded)  # e.g. CJK, which folds to nothing
+    full = re.sub(r"[^a-z0-9]+", "-", folded.removeprefix("@").replace("@", "-at-")).strip("-")
+    if not full:
+        return "owner", True
+    if len(full) > SLUG_MAX:
+        cut = full[:SLUG_MAX]
+        full = (cut.rsplit("-", 1)[0] if "-" in cut[SLUG_MAX // 2:] else cut).strip("-")
+        lost = True
+    return full, lost
+
+
+def owner_file_slugs(owners: Iterable[str]) -> dict[str, str]:
+    """The file name (without extension) of each owner's report: ``owner-<slug>``.
+
+    Readable (``@acme/payments-team`` -> ``owner-acme-payments-team``, ``Zoë Ünïcode`` ->
+    ``owner-zoe-unicode``), safe on every filesystem (lower-case ASCII letters, digits and ``-``
+    only, at most 68 characters with the extension, never a reserved name), stable (a function of
+    the owner, plus a hash of it where needed) and unique: when the readable part is cut, lost
+    letters, or is shared by two owners, each of them gets ``-<8 hex digits of sha1(owner)>``.
+    """
+    keys = sorted(set(owners))
+    base: dict[str, tuple[str, bool]] = {k: _readable_slug(k) for k in keys}
+    count: dict[str, int] = {}
+    for b, _ in base.values():
+        count[b] = count.get(b, 0) + 1
+    out: dict[str, str] = {}
+    for k in keys:
+        b, lost = base[k]
+        out[k] = "owner-" + (f"{b}-{_slug_hash(k)}" if lost or count[b] > 1 else b)
+    if len(set(out.values())) < len(out):  # a readable slug equal to another's slug-and-hash: full hashes
+        for k in keys:
+            out[k] = f"owner-{base[k][0]}-{hashlib.sha1(k.encode('utf-8')).hexdigest()}"
+    return out
+
 
 
 def _days(now: dt.datetime, when: str | None) -> int | None:
@@ -362,6 +409,26 @@ def build_reports(store: Any, config: Config | None = None, *, now: dt.datetime 
     for r in resolved:
         for key in r["ownership"]["owners"] or [UNOWNED]:
             bucket(key)["resolved"].append(r)
+    # an owner only findings name (a page-level finding owned by the page's last git author, a
+    # resolved finding on a removed page) owns no live section: its ownership comes from those
+    # findings, and says so, instead of "ownership from ." (#12)
+    for key, b in buckets.items():
+        if key == UNOWNED or b["sources"]:
+            continue
+        seen: set[tuple[str, str]] = set()
+        for it in [*b["items"], *b["resolved"]]:
+            sec = it.get("section") or {"path": it.get("path"), "heading": it.get("heading")}
+            o = it["ownership"]
+            where = (str(sec.get("path") or ""), str(sec.get("heading") or ""))
+            if where in seen:
+                continue
+            seen.add(where)
+            b["sections"] += 1
+            b["pages"].add(where[0])
+            b["sources"][o["source"]] = b["sources"].get(o["source"], 0) + 1
+            if o.get("detail") and len(b["details"]) < 8:
+                b["details"].setdefault(o["detail"], o["source"])
+    file_slugs = owner_file_slugs(k for k in buckets if k != UNOWNED)
 
     if owner is not None:
         if owner not in buckets:
@@ -371,17 +438,13 @@ def build_reports(store: Any, config: Config | None = None, *, now: dt.datetime 
                                  f'or "{UNOWNED}" for the sections nobody owns')
         buckets = {owner: buckets[owner]}
 
-    slugs: dict[str, str] = {}
     reports = []
     for key, b in buckets.items():
         b["items"].sort(key=_sort_key)
         summary = _summary(b["items"], b["resolved"])
         shown = [it for it in b["items"] if it["status"] == "new"] if since_last_run else b["items"]
         ranked = [dict(it, rank=i) for i, it in enumerate(shown, 1)]
-        slug = UNOWNED if key == UNOWNED else "owner-" + owner_slug(key)
-        if slug in slugs.values():  # two owners that differ only in punctuation
-            slug += "-" + hashlib.sha1(key.encode()).hexdigest()[:6]
-        slugs[key] = slug
+        slug = UNOWNED if key == UNOWNED else file_slugs[key]
         reports.append({
             "key": key, "owner": b["owner"], "slug": slug,
             "ownership": {"sources": dict(sorted(b["sources"].items())),
