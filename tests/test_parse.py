@@ -470,3 +470,24 @@ def test_huge_front_matter_is_not_parsed():
     assert (meta, lines) == ({}, 4)
     assert err == "front matter is over 64 KB (770 KB); not read, fix or shorten it"
     assert split_front_matter("---\ntitle: " + "x" * 60_000 + "\n---\n# T\n")[0] == {"title": "x" * 60_000}
+
+
+def test_check_reads_links_of_a_bracket_heavy_page_in_linear_time(tmp_path):
+    """Issue 11: the link reader of `check` parsed markdown on its own, without the bracket budget of
+    the section split: 60 KB of "![" took about half a minute there too."""
+    import time
+
+    from wikicheck.check import run_checks
+    from wikicheck.crawl import crawl
+    from wikicheck.embed import get_embedder
+    from wikicheck.store import Store
+
+    wiki = tmp_path / "wiki"
+    wiki.mkdir()
+    (wiki / "brackets.md").write_text("# Brackets\n\n" + "![" * 30000 + "\n\nSee [the guide](guide.md).\n")
+    (wiki / "guide.md").write_text("# Guide\n\nText.\n")
+    crawl([str(wiki)], tmp_path / "idx", embedder=get_embedder("test-hash-64"))
+    with Store.open(tmp_path / "idx") as st:
+        t = time.perf_counter()
+        run_checks(st, record="no")
+        assert time.perf_counter() - t < 10  # was ~30 s; linear now (well under a second here)

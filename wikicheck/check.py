@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
 
-from markdown_it import MarkdownIt
 
 from .config import Config, load_config
 from .dates import now_iso, to_datetime
 from .drift import Drift, DriftOptions
 from .model import normalise_text
-from .parse import split_front_matter
+from .parse import markdown_tokens, split_front_matter
 from .policy import Policies, RetiredTerm
 from .rules import RULES, Rule, RuleHit
 from .store import Store
@@ -92,7 +91,6 @@ def fingerprint(rule: str, location: str, key: str) -> str:
     return hashlib.sha256(f"{rule}\x1f{location}\x1f{normalise_text(key)}".encode()).hexdigest()[:20]
 
 
-_MD = MarkdownIt("commonmark")
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)[^`\n]*?\1")
 _SUPPRESS = re.compile(r"<!--\s*wikicheck:\s*(disable-next-line|disable-line|disable-file|disable)\b([^>]*?)-->", re.I)
@@ -146,7 +144,7 @@ class CheckContext:
         if doc["kind"] == "markdown":
             fm = self.front_matter_lines(doc)
             body = "\n".join(text.split("\n")[fm:])
-            tokens = _MD.parse(body)
+            tokens = markdown_tokens(body)
             for t in tokens:
                 if t.type != "inline" or not t.children:
                     continue
@@ -159,11 +157,9 @@ class CheckContext:
                     elif c.type == "image" and c.attrGet("src"):
                         yield {"href": str(c.attrGet("src")), "line": line}
         else:
-            from bs4 import BeautifulSoup
+            from .parse import html_main, html_soup
 
-            from .parse import html_main
-
-            root = html_main(BeautifulSoup(text, "html.parser"))
+            root = html_main(html_soup(text))  # linear time on an unclosed "<!--" (issue 11)
             for a in root.find_all("a", href=True):
                 yield {"href": a["href"], "line": getattr(a, "sourceline", None)}
 

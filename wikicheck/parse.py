@@ -323,6 +323,12 @@ _NO_LINKS = _markdown_it(links=False)
 _MD = _markdown_it()
 
 
+def markdown_tokens(text: str) -> list[Token]:
+    """markdown-it's tokens of a page, with the limits every reader of a page needs: nesting past
+    200 levels and bracket-heavy paragraphs cost linear time (issue 11), as in the section split."""
+    return _MD.parse(text)
+
+
 def _strip_comments(html: str) -> str:
     """HTML without its <!-- --> comments; an unclosed one is kept. In linear time: the regex
     `<!--.*?-->` scanned to the end of the text from every unclosed "<!--" (200 KB took 164 s)."""
