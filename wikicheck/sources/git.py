@@ -246,7 +246,7 @@ class GitSource:
         # -M: a renamed page (also across a directory rename) is one page under two names, as `git log
         # --follow` and `git blame` see it; the crawl records the rename instead of a removal
         out = _git(str(self.top), "log", "--reverse", "-M", "--raw", "--no-abbrev",
-                   "--format=%x00%H%x1f%ct%x1f%an <%ae>", *rng, "--", self.root)
+                   "--format=%x00%H%x1f%ct%x1f%aN <%aE>", *rng, "--", self.root)
         events: list[tuple[int, int, str, str | None, Provenance, str | None, int | None]] = []
         order = 0
         for chunk in out.split("\0"):
