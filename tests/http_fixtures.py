@@ -990,3 +990,42 @@ class DribbleServer:
                 break
             conn.sendall(bytes([byte]))
             self.dripped += 1
+
+
+# --------------------------------------------------------------------------- a static file server
+
+
+class FileSite:
+    """Files as a static server (a docs folder behind nginx, raw.githubusercontent.com) serves them:
+    URL path -> (body, Content-Type; "" sends an empty one), with an ETag and a Last-Modified header, and
+    304 to a conditional request that matches (issue 12). Mutable: edit() between crawls."""
+
+    def __init__(self, files: dict[str, tuple[str | bytes, str]], when: dt.datetime = DEFAULT_DATE):
+        self.files = {p: (b.encode() if isinstance(b, str) else b, ctype) for p, (b, ctype) in files.items()}
+        self.updated = {p: when for p in self.files}
+        self.base = ""  # set by the server
+        self.delay = 0.0
+        self.require_auth: str | None = None
+        self.lock = threading.Lock()
+
+    def edit(self, path: str, body: str | bytes, when: dt.datetime) -> None:
+        with self.lock:
+            self.files[path] = (body.encode() if isinstance(body, str) else body, self.files[path][1])
+            self.updated[path] = when
+
+
+class FileServer(WikiServer):
+    """WikiServer (counting, conditional answers) over a FileSite."""
+
+    site: FileSite  # type: ignore[assignment]
+
+    def __init__(self, site: FileSite):
+        super().__init__(site)  # type: ignore[arg-type]
+
+    def route(self, raw: str, host: str) -> Response:
+        path = urlsplit(raw).path
+        if path not in self.site.files:
+            return Response(404, b"Not found", "text/plain")
+        body, ctype = self.site.files[path]
+        return Response(200, body, ctype, {"ETag": _etag(body),
+                                           "Last-Modified": formatdate(self.site.updated[path].timestamp(), usegmt=True)})

@@ -7,7 +7,10 @@ store's http_cache table, which crawl() hands to scan()). A 304 becomes a candid
 stored fingerprint, so the crawler sees the page unchanged and never loads it. A 200 is extracted
 at once (engines.py: main content and page metadata) and kept, compressed, for load(); its
 fingerprint is the hash of what was extracted, so chrome that changes on every page (a new nav
-entry) is not a change.
+entry) is not a change. A markdown page (text/markdown, or a .md URL served as text/plain or with no type, as
+raw.githubusercontent.com and static servers do) is a page too, kept as served, and revalidated the same way
+(#12). Files a site serves beside its pages (CODEOWNERS, wikicheck.toml, robots.txt, sitemap.xml, JSON,
+images) are never pages: links and sitemap entries to them are not followed (not_a_page()).
 
 One page is one document: redirects are followed (within the allowed hosts only) and
 <link rel=canonical> names the document; its path is the URL path (without the leading slash),
@@ -49,19 +52,31 @@ from functools import partial
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+from markdown_it import MarkdownIt
+
 from ..dates import now_iso, parse_date
 from ..errors import SourceNotFound, WikicheckError
 from ..model import Document, Provenance
-from ..parse import html_metadata
-from .base import DEFAULT_MAX_BYTES, Candidate, HistoryEvent, ScanResult, SkipFile
-from .engines import Extracted, PageMeta, extract, with_canonical
+from ..parse import html_metadata, html_soup, split_front_matter
+from .base import DATE_KEYS, DEFAULT_MAX_BYTES, MARKDOWN_EXT, Candidate, HistoryEvent, ScanResult, SkipFile
+from .engines import _ASSET_EXT, Engine, Extracted, PageMeta, extract, page_links, with_canonical
 
 USER_AGENT = "wikicheck/0.1 (runbook crawler)"
 REDIRECTS = (301, 302, 303, 307, 308)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+MARKDOWN_TYPES = ("text/markdown", "text/x-markdown")
+# a type that says nothing: a .md page served so (raw.githubusercontent.com sends text/plain) is markdown
+GENERIC_TYPES = ("", "text/plain", "application/octet-stream", "binary/octet-stream")
+# files a docs site serves beside its pages, never pages themselves, whatever their Content-Type (#12):
+# ownership and config (read from the folder or repository they come from, not from the site), site files
+NOT_PAGE_NAMES = frozenset({"codeowners", "wikicheck.toml", "pyproject.toml", "robots.txt", "sitemap.xml",
+                            "sitemap.xml.gz", "security.txt", "humans.txt", ".mailmap", ".gitignore",
+                            ".gitattributes", "mkdocs.yml", "hugo.toml", "_config.yml", "docusaurus.config.js"})
+_NOT_PAGE_EXT = re.compile(r"\.(toml|ini|cfg|conf|lock|env|properties)$", re.I)
 SMALL_BODY = 64 * 1024  # redirect and error bodies read to keep the connection, at most
 MAX_SITEMAPS = 50
 SITEMAP_MAX = 50_000_000  # the sitemap protocol's own limit
+_MD = MarkdownIt("commonmark")  # a markdown page's links
 MAX_MOVE_PAIRS = 20_000  # (gone page, new page) pairs compared for "the same page at a new URL", at most
 CREDENTIAL_HINT = ("set WIKICHECK_HTTP_TOKEN, or WIKICHECK_HTTP_USER and WIKICHECK_HTTP_PASSWORD, "
                    "or add the host to ~/.netrc")
@@ -115,6 +130,14 @@ def _remove_dot_segments(path: str) -> str:
         out.append(seg)
     result = "/".join(out)
     return result if result.startswith("/") or not path.startswith("/") else "/" + result
+
+
+def not_a_page(url: str) -> bool:
+    """A URL of a file a site serves beside its pages (CODEOWNERS, wikicheck.toml, robots.txt, JSON, images):
+    never fetched as a page, linked or listed in the sitemap (#12)."""
+    path = urlsplit(url).path
+    name = unquote(path.rsplit("/", 1)[-1]).lower()
+    return name in NOT_PAGE_NAMES or bool(_ASSET_EXT.search(path) or _NOT_PAGE_EXT.search(path))
 
 
 def document_path(url: str) -> str:
@@ -560,6 +583,7 @@ class _Kept:
     extra: dict[str, Any]
     size: int
     last_modified: str | None
+    kind: str = "html"  # the document kind: html, or markdown (the page as served)
 
 
 # --------------------------------------------------------------------------- the source
@@ -680,14 +704,20 @@ class HttpSource:
                     body = r.read(SITEMAP_MAX)
                     return _Visit(url, hops, "page", status=200, etag=etag, last_modified=lm,
                                   fingerprint=hashlib.sha1(body).hexdigest(), size=len(body), body=body)
-                if mime and mime not in HTML_TYPES:
-                    r.client.drop(r.key)  # a PDF or an image: not a page, and not downloaded
-                    return _Visit(url, hops, "other", mime, 200)
+                kind = _page_kind(mime, cur)
+                if kind is None or not_a_page(cur):
+                    r.client.drop(r.key)  # a PDF, an image, CODEOWNERS: not a page, and not downloaded
+                    return _Visit(url, hops, "other", mime or "not a page", 200)
                 body = r.read(self.max_bytes)
                 text = _decode(body, ctype)
                 if not text.strip():
                     return _Visit(url, hops, "failed", "skipped, the page is empty", 200)
-                page = extract(text, cur)
+                if kind == "markdown":
+                    page = _markdown_page(text, cur)
+                elif not mime and not _looks_like_html(text):  # no Content-Type, and not HTML either
+                    return _Visit(url, hops, "other", "no Content-Type, and not an HTML page", 200)
+                else:
+                    page = extract(text, cur)
                 fp = _fingerprint(page.html)
                 return _Visit(url, hops, "page", status=200, etag=etag, last_modified=lm, fingerprint=fp,
                               size=len(body), page=page)
@@ -698,8 +728,14 @@ class HttpSource:
 
     # ------------------------------------------------------------------ pages -> documents
 
-    def _document(self, path: str, doc_url: str, fp: str, html: str, kept: _Kept) -> Document:
-        meta = html_metadata(html)
+    def _document(self, path: str, doc_url: str, fp: str, html: str, kept: _Kept,
+                  warn: Callable[[str], None] | None = None) -> Document:
+        if kept.kind == "markdown":
+            meta, _, err = split_front_matter(html)
+            if err and warn is not None:
+                warn(f"{path}: {err}; fix the YAML between the --- lines")
+        else:
+            meta = html_metadata(html)
         meta.update(kept.extra)
         meta["engine"] = kept.engine
         if kept.last_modified:
@@ -712,11 +748,11 @@ class HttpSource:
             prov = Provenance(header_date, m.author, m.version, "http_header")
         else:
             prov = Provenance(None, m.author, m.version, None)
-        return Document(source=self.name, path=path, kind="html", text=html, fingerprint=fp, provenance=prov,
+        return Document(source=self.name, path=path, kind=kept.kind, text=html, fingerprint=fp, provenance=prov,
                         meta=meta, title=kept.title, url=doc_url, mtime=None, size=kept.size)
 
     def _load_kept(self, path: str, doc_url: str, fp: str, kept: _Kept, warn: Callable[[str], None]) -> Document:
-        return self._document(path, doc_url, fp, zlib.decompress(kept.html_z).decode("utf-8"), kept)
+        return self._document(path, doc_url, fp, zlib.decompress(kept.html_z).decode("utf-8"), kept, warn)
 
     def _load_again(self, path: str, doc_url: str, url: str, cache: dict[str, dict[str, Any]],
                     warn: Callable[[str], None]) -> Document:
@@ -724,18 +760,50 @@ class HttpSource:
         v = self.visit(url, {})
         self.client.drop_thread()
         if v.outcome != "page" or v.page is None or v.fingerprint is None:
-            raise SkipFile(f"{url}: {v.message or 'not an HTML page'}")
+            raise SkipFile(f"{url}: {v.message or 'not a page'}")
         row = cache.get(url)
         if row is not None:
             row.update(etag=v.etag, last_modified=v.last_modified, fingerprint=v.fingerprint)
-        return self._document(path, doc_url, v.fingerprint, v.page.html, _kept(v))
+        return self._document(path, doc_url, v.fingerprint, v.page.html, _kept(v), warn)
 
 
 def _kept(v: _Visit) -> _Kept:
     assert v.page is not None
     p = v.page
     return _Kept(zlib.compress(p.html.encode("utf-8")), p.engine, p.title, p.meta, p.page_meta, v.size,
-                 v.last_modified)
+                 v.last_modified, "markdown" if p.engine == MARKDOWN_ENGINE else "html")
+
+
+MARKDOWN_ENGINE = "markdown"  # Extracted.engine of a markdown page: its text as served, not extracted
+
+
+def _page_kind(mime: str, url: str) -> str | None:
+    """The document kind of a 200 answer: html, markdown, or None for a file that is not a page."""
+    if mime in MARKDOWN_TYPES or (mime in GENERIC_TYPES and urlsplit(url).path.lower().endswith(MARKDOWN_EXT)):
+        return "markdown"
+    if not mime or mime in HTML_TYPES:  # no type: HTML when it looks like it (visit() reads it to see)
+        return "html"
+    return None
+
+
+_HTML_TAG = re.compile(r"<(html|body|head|main|article|div|p|h[1-6])\b", re.I)
+
+
+def _looks_like_html(text: str) -> bool:
+    """A body served with no Content-Type that is an HTML page (not CODEOWNERS, not a script)."""
+    return text.lstrip().startswith("<") and bool(_HTML_TAG.search(text[:65536]))
+
+
+def _markdown_page(text: str, url: str) -> Extracted:
+    """A markdown page as served: its text is the document (front matter and all), its links those it renders."""
+    meta, fm_lines, _ = split_front_matter(text)
+    body = "\n".join(text.split("\n")[fm_lines:])
+    links = page_links(html_soup(_MD.render(body)), url, Engine())
+    changed = next((d for d in (parse_date(meta.get(k)) for k in DATE_KEYS) if d), None)
+    author = str(meta["author"]) if meta.get("author") else None
+    title = str(meta["title"]) if meta.get("title") else None
+    return Extracted(MARKDOWN_ENGINE, title, text, PageMeta(changed, author, None, "front_matter" if changed else None),
+                     None, links, {})
 
 
 # --------------------------------------------------------------------------- the crawl
@@ -797,7 +865,7 @@ class _Crawl:
         self.finish()
 
     def enqueue(self, url: str, ref: str | None) -> None:
-        if url not in self.queued and self.scope.allows(url):
+        if url not in self.queued and self.scope.allows(url) and not not_a_page(url):
             self.queued.add(url)
             self.frontier.append((url, ref))
 
@@ -912,7 +980,8 @@ class _Crawl:
                       f"{left} more URLs wait for the next crawl, and known pages not asked keep their last version")
         # pages the last crawl found that got no answer (failed, or not reached): keep them as they were
         for url, row in self.known.items():
-            if row.get("kind") != "page" or url in self.answered or url in self.cache or not self.scope.allows(url):
+            if (row.get("kind") != "page" or url in self.answered or url in self.cache or not self.scope.allows(url)
+                    or not_a_page(url)):  # CODEOWNERS an older crawl took for a page: removed now
                 continue
             self.cache[url] = row
             self.links.setdefault(url, row.get("links") or [])
@@ -944,10 +1013,12 @@ class _Crawl:
         pairs: list[tuple[str, str]] = []
         for new, kept in fresh.items():
             html = zlib.decompress(kept.html_z).decode("utf-8")
-            bare = _fingerprint(with_canonical(html, None))
+            markdown = kept.kind == "markdown"  # served as is: no canonical link to tell apart
+            bare = _fingerprint(html if markdown else with_canonical(html, None))
             for old, row in gone.items():
                 # the page as it read at its old URL: with no canonical link, or one naming that URL
-                if row["fingerprint"] in (bare, _fingerprint(with_canonical(html, row.get("doc_url")))):
+                if row["fingerprint"] == bare or not markdown and (
+                        row["fingerprint"] == _fingerprint(with_canonical(html, row.get("doc_url")))):
                     pairs.append((old, new))
         return _one_to_one(set(pairs))
 
