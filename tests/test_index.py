@@ -108,8 +108,13 @@ def test_search_finds_the_section_by_its_own_text(crawled, index_dir, fake_embed
 
 
 def test_empty_index(tmp_path, index_dir, fake_embedder):
-    (tmp_path / "empty").mkdir()
-    s = crawl([str(tmp_path / "empty")], index_dir, embedder=fake_embedder)
+    # a source with no page at all is refused (#12); one whose pages were all deleted empties the index
+    wiki = tmp_path / "empty"
+    wiki.mkdir()
+    (wiki / "gone.md").write_text("# Gone\n\nSoon deleted.\n")
+    crawl([str(wiki)], index_dir, embedder=fake_embedder)
+    (wiki / "gone.md").unlink()
+    s = crawl([str(wiki)], index_dir, embedder=fake_embedder)
     assert s.index_count == 0
     m = Manifest.read(index_dir)
     assert (m.count, m.dim) == (0, 64)
