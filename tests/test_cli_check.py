@@ -204,3 +204,18 @@ def test_open_findings_view_is_what_the_guard_serves(cli, index, tmp_path):
     assert {(r[0], r[1]) for r in rows} == {("WC101", "old.md"), ("WC102", "due.md")}
     assert all(r[3] == latest for r in rows) and all(r[2] for r in rows)
     assert con.execute("select count(*) from findings").fetchone()[0] > len(rows)  # older runs stay in `findings`
+
+
+def test_search_query_that_is_not_utf8_is_a_usage_error(cli, index):
+    """Bytes that are not UTF-8 in argv reach Python as lone surrogates; the tokenizer crashed on them
+    (exit 4). A usage error that names the byte and the fix."""
+    r = cli("search", "restart \udcff here", "--index", index(CLEAN), "--no-events")
+    assert r.exit_code == 2, r.output
+    assert "not valid UTF-8 (byte ff at character 8)" in r.output
+
+
+def test_search_queries_file_that_is_not_utf8_is_a_usage_error(cli, index, tmp_path):
+    (tmp_path / "q.txt").write_bytes(b"restart pgbouncer\ncaf\xe9 outage\n")
+    r = cli("search", "--queries-file", tmp_path / "q.txt", "--index", index(CLEAN), "--no-events")
+    assert r.exit_code == 2, r.output
+    assert "q.txt: not UTF-8 text (byte 0xe9 at offset 21)" in r.output

@@ -40,9 +40,9 @@ def search(
         raise typer.BadParameter("no query given: give a QUERY or --queries-file FILE", param_hint="QUERY")
     if query is not None and queries_file is not None:
         raise typer.BadParameter("both a QUERY and --queries-file given: give one of them", param_hint="QUERY")
-    queries = [query] if query is not None else [
-        q.strip() for q in queries_file.read_text(encoding="utf-8").splitlines()  # type: ignore[union-attr]
-    ]
+    queries = [query] if query is not None else [q.strip() for q in _read_queries(queries_file)]  # type: ignore[arg-type]
+    for q in queries:
+        _check_text(q)
     idx = index or default_index()
     # exposure for the owner reports; off with --no-events, WIKICHECK_NO_EVENTS=1 or [guard] record-events = false
     record = not no_events and record_events_enabled(load_config(None, sources_from=idx))
@@ -106,3 +106,26 @@ def _why_replaced(reasons: list[dict[str, Any]]) -> str:
     kinds = [f"{x['kind']} ({x['rule']})" if x.get("rule") else str(x.get("kind"))
              for x in (note or {}).get("replaced_reasons") or []]
     return ", ".join(dict.fromkeys(kinds))
+
+
+def _check_text(query: str) -> None:
+    """A query must be text: bytes that are not UTF-8 in argv (a C locale, a mangled paste) arrive as
+    lone surrogates, which the tokenizer cannot take (exit 4 before). A usage error naming the fix."""
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = query[e.start:e.end].encode("utf-8", "surrogateescape")
+        raise typer.BadParameter(
+            f"the query is not valid UTF-8 (byte {bad.hex(' ')} at character {e.start}); "
+            "type it again, or set a UTF-8 locale (LANG=C.UTF-8)", param_hint="QUERY") from None
+
+
+def _read_queries(path: Path) -> list[str]:
+    """The lines of a queries file; a file that is not UTF-8 text is a usage error naming it."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise typer.BadParameter(f"{path}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                                 "save it as UTF-8", param_hint="--queries-file") from None
+    except OSError as e:
+        raise typer.BadParameter(f"{path}: cannot read it ({e.strerror})", param_hint="--queries-file") from None
