@@ -124,9 +124,12 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self.db.conn:
-            # BEGIN now: sqlite-utils commits each insert/upsert on its own unless a transaction is open
+            # BEGIN now: sqlite-utils commits each insert/upsert on its own unless a transaction is open.
+            # IMMEDIATE: take the write lock first (waiting for another writer up to the busy timeout). A
+            # deferred transaction that reads, then writes after another process committed (the guard's
+            # exposure events while a crawl runs) fails at once with "database is locked", timeout or not.
             if not self.db.conn.in_transaction:
-                self.db.conn.execute("BEGIN")
+                self.db.conn.execute("BEGIN IMMEDIATE")
             yield
 
     # ------------------------------------------------------------------ meta
