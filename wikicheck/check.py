@@ -139,23 +139,29 @@ class CheckContext:
         return split_front_matter(doc.get("text") or "")[1]
 
     # links
+    def inline_tokens(self, doc: dict[str, Any]) -> Iterator[tuple[int, Any]]:
+        """(page line, token) of every inline token of a markdown page, outside code, past its front
+        matter: what a link reader walks (with the page parser's limits, see parse.markdown_tokens)."""
+        fm = self.front_matter_lines(doc)
+        body = "\n".join((doc.get("text") or "").split("\n")[fm:])
+        for t in markdown_tokens(body):
+            if t.type != "inline" or not t.children:
+                continue
+            line = (t.map[0] if t.map else 0) + fm + 1
+            for c in t.children:
+                if c.type in ("softbreak", "hardbreak"):
+                    line += 1
+                else:
+                    yield line, c
+
     def links(self, doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
         text = doc.get("text") or ""
         if doc["kind"] == "markdown":
-            fm = self.front_matter_lines(doc)
-            body = "\n".join(text.split("\n")[fm:])
-            tokens = markdown_tokens(body)
-            for t in tokens:
-                if t.type != "inline" or not t.children:
-                    continue
-                line = (t.map[0] if t.map else 0) + fm + 1
-                for c in t.children:
-                    if c.type in ("softbreak", "hardbreak"):
-                        line += 1
-                    elif c.type == "link_open" and c.attrGet("href"):
-                        yield {"href": str(c.attrGet("href")), "line": line}
-                    elif c.type == "image" and c.attrGet("src"):
-                        yield {"href": str(c.attrGet("src")), "line": line}
+            for line, c in self.inline_tokens(doc):
+                if c.type == "link_open" and c.attrGet("href"):
+                    yield {"href": str(c.attrGet("href")), "line": line}
+                elif c.type == "image" and c.attrGet("src"):
+                    yield {"href": str(c.attrGet("src")), "line": line}
         else:
             from .parse import html_main, html_soup
 

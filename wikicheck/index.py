@@ -85,15 +85,9 @@ class Manifest:
         """(manifest, OK), or (None, why not): missing, or damaged when it is there but unusable
         (a directory, a FIFO that would block the read, bad JSON, missing or mistyped fields)."""
         path = Path(index_dir) / MANIFEST_NAME
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            return None, IndexHealth("missing", f"no {MANIFEST_NAME}")
-        except OSError as e:
-            return None, _damaged(f"{MANIFEST_NAME} unreadable: {e.strerror}")
-        if not stat.S_ISREG(st.st_mode):
-            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            return None, _damaged(f"{MANIFEST_NAME} is {what}")
+        st, why = _stat_file(path)
+        if st is None:
+            return None, why
         if st.st_size > MANIFEST_MAX_BYTES:
             return None, _damaged(f"{MANIFEST_NAME} is {st.st_size} bytes, not a manifest")
         try:
@@ -145,16 +139,25 @@ def inspect_index(store: Store, index_dir: str | Path, model_id: str, sample: in
     return Inspection(health, index if health.ok else None, manifest)
 
 
-def _read_checked(path: Path, manifest: Manifest) -> tuple[np.ndarray | None, IndexHealth]:
-    """The file's bytes when its size and SHA-256 are the manifest's, else (None, why not)."""
+def _stat_file(path: Path) -> tuple[os.stat_result | None, IndexHealth]:
+    """(stat, OK) for a regular file of the index, else (None, why not): missing, unreadable, or a
+    directory or another kind of file in its place (a FIFO would block the read)."""
     try:
         st = path.stat()
     except FileNotFoundError:
-        return None, IndexHealth("missing", f"no {INDEX_NAME}")
+        return None, IndexHealth("missing", f"no {path.name}")
     except OSError as e:
-        return None, _damaged(f"{INDEX_NAME} unreadable: {e.strerror}")
+        return None, _damaged(f"{path.name} unreadable: {e.strerror}")
     if not stat.S_ISREG(st.st_mode):
-        return None, _damaged(f"{INDEX_NAME} is {'a directory' if stat.S_ISDIR(st.st_mode) else 'not a regular file'}")
+        return None, _damaged(f"{path.name} is {'a directory' if stat.S_ISDIR(st.st_mode) else 'not a regular file'}")
+    return st, IndexHealth("ok", "")
+
+
+def _read_checked(path: Path, manifest: Manifest) -> tuple[np.ndarray | None, IndexHealth]:
+    """The file's bytes when its size and SHA-256 are the manifest's, else (None, why not)."""
+    st, why = _stat_file(path)
+    if st is None:
+        return None, why
     if st.st_size < (manifest.bytes or 0):
         return None, _damaged(f"truncated: {INDEX_NAME} is {st.st_size} of {manifest.bytes} bytes")
     if st.st_size != manifest.bytes:

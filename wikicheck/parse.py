@@ -23,6 +23,7 @@ from markdown_it.token import Token
 
 from .dates import parse_date
 from .formats import FORMATS, Parsed
+from .formats.base import fenced
 from .model import Document, Provenance, Section, section_hashes, stable_id
 
 DEFAULT_MAX_LEVEL = 4  # deeper headings (H5, H6) stay inside their parent section
@@ -428,7 +429,7 @@ def _walk_tokens(tokens: list[Any], max_level: int, fm_lines: int) -> tuple[list
             pass
         elif t.type in ("fence", "code_block"):
             # code stays verbatim and fenced, so that claims can tell code from prose in the text alone
-            blocks.append(_Block(line, _fenced(t.content)))
+            blocks.append(_Block(line, fenced(t.content)))
         elif t.type == "html_block":
             stripped = _strip_comments(t.content).strip()
             if stripped:
@@ -457,14 +458,6 @@ def _walk_tokens(tokens: list[Any], max_level: int, fm_lines: int) -> tuple[list
             i = j
         i += 1
     return headings, blocks
-
-
-def _fenced(code: str) -> str:
-    code = code.rstrip("\n")
-    fence = "```"
-    while fence in code:
-        fence += "`"
-    return f"{fence}\n{code}\n{fence}"
 
 
 def _inline_text(tok: Any) -> str:
@@ -576,7 +569,7 @@ def _html_structure(text: str, max_level: int) -> tuple[list[_Heading], list[_Bl
                 elif t:
                     blocks.append(_Block(line_of(child), t, col_of(child)))
             elif name == "pre":
-                blocks.append(_Block(line_of(child), _fenced(child.get_text()), col_of(child)))
+                blocks.append(_Block(line_of(child), fenced(child.get_text()), col_of(child)))
             elif name in _BLOCKS and depth >= _MAX_HTML_DEPTH:
                 flat(child)
             elif name in _BLOCKS and _has_block_child(child):

@@ -25,8 +25,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from weakref import WeakKeyDictionary
 
-from markdown_it import MarkdownIt
-
 from ..sites import SiteLinks, site_links
 from .base import RuleHit
 
@@ -38,7 +36,6 @@ OPTIONS = {"check-anchors": bool}
 DEFAULTS = {"check-anchors": True, "level": "info"}
 AGE_RULE = False
 
-_MD = MarkdownIt("commonmark")
 # one site map per source and check run: it walks the site's folders, so it is built once
 _SITES: WeakKeyDictionary[Any, dict[str, list[SiteLinks]]] = WeakKeyDictionary()
 
@@ -122,15 +119,7 @@ def _shortcode_refs(doc: dict[str, Any], ctx: Any, site: SiteLinks) -> Iterator[
     pattern = site.ref_pattern
     if pattern is None:
         return
-    fm = ctx.front_matter_lines(doc)
-    body = "\n".join((doc.get("text") or "").split("\n")[fm:])
-    for t in _MD.parse(body):
-        if t.type != "inline" or not t.children:
-            continue
-        line = (t.map[0] if t.map else 0) + fm + 1
-        for c in t.children:
-            if c.type in ("softbreak", "hardbreak"):
-                line += 1
-            elif c.type == "text":
-                for m in pattern.finditer(c.content):
-                    yield line, m.group(1)
+    for line, c in ctx.inline_tokens(doc):
+        if c.type == "text":
+            for m in pattern.finditer(c.content):
+                yield line, m.group(1)
