@@ -362,7 +362,7 @@ def build_reports(store: Any, config: Config | None = None, *, now: dt.datetime 
     # removed pages too (resolved findings may name them); not their text, which can be large
     docs = {d["id"]: d for d in store.db.query(
         "select id, source, path, title, url, owner, author, changed_at, \"commit\", timestamp_source, removed_at "
-        "from documents")}
+        "from documents where known_from = 'crawl'")}
     doc_sections: dict[str, list[str]] = {}
     for s in sections.values():
         doc_sections.setdefault(s["document_id"], []).append(s["id"])
