@@ -76,6 +76,10 @@ def test_every_reference_has_its_row_after_crawl_check_and_search(wiki):
     db = sqlite3.connect(idx / "wikicheck.db")
     assert KEYS <= declared(db)
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    # sections are keyed by their id (Datasette opens a linked row by it); `key` is given to every row
+    assert [r[1] for r in db.execute("PRAGMA table_info(sections)") if r[5]] == ["id"]
+    assert db.execute("select count(*), count(distinct key), count(key) from sections").fetchone()[0] == \
+        db.execute("select count(key) from sections").fetchone()[0]
     assert db.execute("select count(*) from guard_events").fetchone()[0] > 0  # the events were written
     assert db.execute("select count(*) from findings").fetchone()[0] > 0
     # the history holds the section removed from deploy.md, old.md, del.md and Freeze: each has its row,

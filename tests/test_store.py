@@ -42,7 +42,7 @@ def test_migrations_stop_before_and_resume():
     assert set(db.table_names()) == {"_sqlite_migrations"}
     migrations.apply(db)
     assert TABLES <= set(db.table_names())
-    assert db["sections"].columns_dict["key"] is int and db["sections"].pks == ["key"]
+    assert db["sections"].columns_dict["key"] is int and db["sections"].pks == ["id"]
 
 
 def test_store_open_twice_keeps_data(store_path):

@@ -297,8 +297,17 @@ def m007_foreign_keys(db: Database) -> None:
     db["documents"].add_column("known_from", str, not_null_default="crawl")  # crawl | history
     db["sections"].add_column("known_from", str, not_null_default="crawl")
     _add_history_rows(db, now_iso())
+    # sections are keyed by their stable id (Datasette opens a linked row by its primary key); `key`,
+    # the faiss id, stays an integer of its own: unique, never reused, given by the trigger when a
+    # writer leaves it out (the next after the largest, as the rowid alias gave it before)
+    db["sections"].transform(pk="id")
+    db["sections"].create_index(["key"], unique=True)
+    db.execute("drop index idx_sections_id")  # the primary key's index now
     for table in dict.fromkeys(t for t, *_ in FOREIGN_KEYS):
         db[table].transform(add_foreign_keys=[(c, ot, oc) for t, c, ot, oc in FOREIGN_KEYS if t == table])
+    db.execute("""create trigger sections_key after insert on sections when new.key is null begin
+                    update sections set key = (select coalesce(max(key), 0) + 1 from sections) where id = new.id;
+                  end""")
     problems = db.execute("PRAGMA foreign_key_check").fetchall()
     if problems:  # rolls the migration back: the store stays as it was, readable by this version
         raise RuntimeError(f"m007_foreign_keys: {len(problems)} references still dangle, e.g. {problems[0]}")

@@ -233,19 +233,16 @@ class Store:
                 if prev is None:
                     row["first_seen"] = ts
                     if s.id in history:
-                        self.db["sections"].update(self._key(s.id), row)
+                        self.db["sections"].update(s.id, row)
                     else:
                         self.db["sections"].insert(row)
                 else:
-                    self.db["sections"].update(self._key(s.id), row)
+                    self.db["sections"].update(s.id, row)
             gone = [sid for sid, (_, removed) in old.items() if sid not in seen and removed is None]
             for sid in gone:
                 self.db.execute("update sections set removed_at = ? where id = ?", [ts, sid])
             changes.removed = len(gone)
         return changes
-
-    def _key(self, section_id: str) -> int:
-        return self.db.execute("select key from sections where id = ?", [section_id]).fetchone()[0]
 
     def mark_removed(self, source: str, present: set[str], ts: str) -> tuple[int, int]:
         """Mark pages no longer in the source, and their sections, as removed. History is kept."""
@@ -370,7 +367,7 @@ class Store:
             if not row["changed_at"]:  # a past version has the date of its commit
                 row.update(changed_at=valid_from, author=author, commit=commit, timestamp_source=ts_source)
             if s.id in known:
-                self.db["sections"].update(self._key(s.id), row)  # its last text; recorded when it was first
+                self.db["sections"].update(s.id, row)  # its last text; recorded when it was first
             else:
                 self.db["sections"].insert({**row, "removed_at": removed, "known_from": "history"})
 
