@@ -89,6 +89,7 @@ def synthesise(base_index: str | Path, out_index: str | Path, target_sections: i
                     w = (w / np.linalg.norm(w)).astype("<f4")
                     conn.execute("insert or replace into embeddings (content_hash, model_id, vector, created_at) "
                                  "values (?, ?, ?, '2026-01-01')", [ch, model, w.tobytes()])
+            past = set(doc_ids.values()) | set(sec_ids.values())  # the rows versions may refer to
             for v in vers:
                 hp = json.loads(v["heading_path"])
                 if hp:
@@ -96,11 +97,23 @@ def synthesise(base_index: str | Path, out_index: str | Path, target_sections: i
                 text = _perturb(v["text"] or "", tok, r)
                 ch, bh = section_hashes(hp, text)
                 sid = sec_ids.get(v["section_id"]) or stable_id(src, v["path"], *hp, 0)
+                did = doc_ids.get(v["document_id"], stable_id(src, v["path"]))
+                if did not in past:  # a page only the history knows (#12)
+                    past.add(did)
+                    conn.execute("insert into documents (id, source, path, kind, removed_at, known_from) "
+                                 "values (?, ?, ?, 'markdown', '2026-01-01', 'history')", [did, src, v["path"]])
+                if sid not in past:  # a section only the history knows
+                    past.add(sid)
+                    key += 1
+                    conn.execute("insert into sections (key, id, document_id, source, path, heading, heading_path, "
+                                 "text, content_hash, body_hash, removed_at, known_from) "
+                                 "values (?,?,?,?,?,?,?,?,?,?,'2026-01-01','history')",
+                                 [key, sid, did, src, v["path"], hp[-1] if hp else "", json.dumps(hp), text, ch, bh])
                 conn.execute(
                     "insert into section_versions (section_id, document_id, source, path, heading_path, content_hash, "
                     "body_hash, text, valid_from, valid_to, \"commit\", author, ended_by_commit, origin) "
                     "values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [sid, doc_ids.get(v["document_id"], stable_id(src, v["path"])), src, v["path"], json.dumps(hp),
+                    [sid, did, src, v["path"], json.dumps(hp),
                      ch, bh, text, v["valid_from"], v["valid_to"], v["commit"], v["author"], v["ended_by_commit"],
                      v["origin"]])
     build_index(store, out, model, force=True)

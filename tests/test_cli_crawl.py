@@ -98,8 +98,9 @@ def test_status_json(cli, wiki, index_dir):
     assert set(info) == {"version", "index", "model", "dim", "sources", "counts", "timestamp_sources", "manifest",
                          "index_up_to_date", "index_health", "last_crawl"}
     assert (info["version"], info["model"], info["dim"], info["index_up_to_date"]) == (1, "test-hash-64", 64, True)
-    assert info["counts"] == {"documents": 2, "documents_removed": 0, "sections": 4, "sections_removed": 0,
-                              "section_versions": 4, "embeddings": 4, "crawls": 1}
+    assert info["counts"] == {"documents": 2, "documents_removed": 0, "documents_history_only": 0, "sections": 4,
+                              "sections_removed": 0, "sections_history_only": 0, "section_versions": 4,
+                              "embeddings": 4, "crawls": 1}
     assert info["timestamp_sources"] == {"mtime": 4}
     assert info["manifest"]["count"] == 4 and info["manifest"]["model_id"] == "test-hash-64"
     assert (info["last_crawl"]["status"], info["last_crawl"]["warnings"]) == ("ok", 1)

@@ -6,6 +6,7 @@ Real git repositories with backdated commits, crawled, checked and reported."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -153,3 +154,71 @@ def test_an_owner_of_resolved_findings_only_says_where_ownership_came_from(tmp_p
         for text in (render(bundle, fmt, rep), render(bundle, fmt, page="bundle")):
             assert "ownership from ." not in text and "ownership from\n" not in text
             assert re.search(r"ownership from (<span class=\"src\">)?git author \(fallback\)", text)
+
+
+def _ownership_line(text: str, fmt: str) -> str:
+    """The sentence under an owner's heading that says where the ownership comes from."""
+    if fmt == "html":
+        m = re.search(r'<p class="ownership">(.*?)</p>', text, re.S)
+        return html.unescape(re.sub(r"<[^>]+>", "", m.group(1))) if m else ""
+    line = next((line for line in text.splitlines() if line.startswith(("Owner of", "Every live section"))
+                 or " no owner (" in line), "")
+    return re.sub(r"\\(.)", r"\1", line)  # markdown escapes
+
+
+def test_the_ownership_sentence_for_every_source(tmp_path):
+    """Front matter, CODEOWNERS, the [owners] config, a git author, and none known: each owner's
+    report says where its ownership comes from, counted right (1 section, 2 sections)."""
+    repo = init_repo(tmp_path / "wiki")
+    old = "2022-01-10T10:00:00+00:00"
+    commit(repo, {"fm.md": md("owner: '@fm-team'", PAGE.format(t="fm")), "co/x.md": PAGE.format(t="co"),
+                  "cfg/y.md": "# Only a title\n\nRestart the cfg service.\n", "git.md": PAGE.format(t="git"),
+                  "CODEOWNERS": "/co/ @co-team\n"}, old, author=JANE)
+    folder = make_wiki(tmp_path / "folder", {"loose.md": "# Loose\n\nRestart the loose service.\n"})
+    idx = tmp_path / "idx"
+    cfg = {**STALE, "owners": {"cfg/": "@cfg-team"}}
+    crawl_check([repo, folder], idx, cfg, record=True)
+    bundle = _reports(idx, cfg)
+    expected = {
+        "@fm-team": "Owner of 2 sections on 1 page; ownership from front matter for 2 sections.",
+        "@co-team": "Owner of 2 sections on 1 page; ownership from CODEOWNERS for 2 sections.",
+        "@cfg-team": "Owner of 1 section on 1 page; ownership from [owners] config for 1 section.",
+        "Jane Doe <jane@acme.example>": "Owner of 2 sections on 1 page; ownership from git author (fallback) for 2 sections.",
+        "unowned": "1 section on 1 page has no owner",
+    }
+    assert {r["key"] for r in bundle["reports"]} == set(expected)
+    for rep in bundle["reports"]:
+        for fmt in ("md", "html"):
+            line = _ownership_line(render(bundle, fmt, rep), fmt)
+            want = expected[rep["key"]]
+            if fmt == "html" and rep["owner"]:
+                want = want.replace("Owner of", f"Owner {rep['owner']} of")
+            assert line.startswith(want), (fmt, line)
+
+
+def test_the_ownership_sentence_of_findings_only(tmp_path):
+    """An owner of no live section (a resolved finding on a page git removed) and the unowned report
+    when every live section has an owner: neither claims sections it does not have."""
+    repo = init_repo(tmp_path / "wiki")
+    carol = ("Carol Old", "carol@acme.example")
+    commit(repo, {"old.md": PAGE.format(t="old")}, "2022-01-10T10:00:00+00:00", author=carol)
+    commit(repo, {"new.md": md("owner: '@fm-team'", PAGE.format(t="new"))}, "2022-02-10T10:00:00+00:00", author=JANE)
+    folder = make_wiki(tmp_path / "folder", {"loose.md": md("updated: 2020-01-01", "# Loose\n\nRestart it.\n")})
+    idx = tmp_path / "idx"
+    crawl_check([repo, folder], idx, STALE, record=True)
+    commit(repo, {"old.md": None}, "2026-11-20T10:00:00+00:00", author=JANE)
+    (folder / "loose.md").unlink()
+    (folder / "kept.md").write_text(md("owner: '@fm-team'", "# Kept\n\nRestart the kept service.\n"))
+    crawl_check([repo, folder], idx, STALE, record=True)
+    bundle = _reports(idx)
+    by_key = {r["key"]: r for r in bundle["reports"]}
+    carol_r, unowned = by_key["Carol Old <carol@acme.example>"], by_key["unowned"]
+    for fmt in ("md", "html"):
+        assert _ownership_line(render(bundle, fmt, carol_r), fmt).startswith(
+            ("Owner of" if fmt == "md" else "Owner Carol Old <carol@acme.example> of")
+            + " no live section, only of the findings below; ownership from git author (fallback) for 1 section.")
+        assert _ownership_line(render(bundle, fmt, unowned), fmt).startswith(
+            "Every live section has an owner; the findings below have none")
+        assert "0 sections" not in render(bundle, fmt, unowned)
+    assert (carol_r["owned_sections"], carol_r["owned_pages"], carol_r["ownership"]["of"]) == (0, 0, "findings")
+    assert (unowned["owned_sections"], [r["path"] for r in unowned["resolved"]]) == (0, ["loose.md"])

@@ -76,6 +76,9 @@ def test_exposure_can_overtake_a_louder_finding():
 
 def _events(st: Store, rows: list[tuple[str, str, str, str | None]]) -> None:
     with st.transaction():
+        # an event names a section the store has (a foreign key): rows for the made-up ids
+        ids = {r[1] for r in rows} | {r[3] for r in rows if r[3]}
+        st.db.conn.executemany("insert or ignore into sections (id) values (?)", [(i,) for i in sorted(ids)])
         st.db.conn.executemany("insert into guard_events (at, section_id, verdict, replaces) values (?, ?, ?, ?)", rows)
 
 

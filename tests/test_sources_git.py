@@ -120,8 +120,11 @@ def test_a_section_removed_from_its_page_keeps_its_history(repo, index_dir, fake
     c2 = commit(repo, {"deploy.md": NO_ROLLBACK}, D2024)
     run(repo, index_dir, fake_embedder)
     with Store.open(index_dir) as st:
-        # never seen by a crawl, but its history is there, closed by the commit that removed it
-        assert st.sections("heading = ?", ["Rollback"]) == []
+        # never seen by a crawl, but its history is there, closed by the commit that removed it; its
+        # row (which the versions refer to) is known from the history only, and not live (#12)
+        [rb] = st.sections("heading = ?", ["Rollback"])
+        assert (rb["known_from"], rb["removed_at"] is not None, rb["first_seen"], rb["changed_at"]) == (
+            "history", True, None, iso_z(D2022))
         rows = list(st.db.query("select * from section_versions where heading_path like '%Rollback%'"))
         assert [(r["valid_from"], r["valid_to"], r["commit"], r["ended_by_commit"]) for r in rows] == [
             (iso_z(D2022), iso_z(D2024), c1, c2)]
@@ -164,7 +167,9 @@ def test_history_of_a_file_deleted_before_the_first_crawl(repo, index_dir, fake_
     commit(repo, {"gone.md": None}, D2023)
     run(repo, index_dir, fake_embedder)
     with Store.open(index_dir) as st:
-        assert st.documents("path = ?", ["gone.md"]) == []
+        # no crawl saw the page: its row (which the versions refer to) is known from the history only (#12)
+        [gone] = st.documents("path = ?", ["gone.md"])
+        assert (gone["known_from"], gone["removed_at"] is not None, gone["first_seen"]) == ("history", True, None)
         rows = list(st.db.query("select text, valid_from, valid_to from section_versions where path = 'gone.md'"))
         assert rows == [{"text": "once", "valid_from": iso_z(D2022), "valid_to": iso_z(D2023)}]
 

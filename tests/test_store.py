@@ -42,7 +42,7 @@ def test_migrations_stop_before_and_resume():
     assert set(db.table_names()) == {"_sqlite_migrations"}
     migrations.apply(db)
     assert TABLES <= set(db.table_names())
-    assert db["sections"].columns_dict["key"] is int and db["sections"].pks == ["key"]
+    assert db["sections"].columns_dict["key"] is int and db["sections"].pks == ["id"]
 
 
 def test_store_open_twice_keeps_data(store_path):
@@ -228,8 +228,9 @@ def test_counts_and_crawl_runs(src):
     src.add_warning(cid, "w", "x.md", "x.md: skipped")
     src.finish_crawl(cid, "ok", {"documents": 1, "warnings": 1})
     assert src.last_crawl()["status"] == "ok"
-    assert src.counts() == {"documents": 1, "documents_removed": 0, "sections": 1, "sections_removed": 0,
-                            "section_versions": 0, "embeddings": 0, "crawls": 1}
+    assert src.counts() == {"documents": 1, "documents_removed": 0, "documents_history_only": 0, "sections": 1,
+                            "sections_removed": 0, "sections_history_only": 0, "section_versions": 0,
+                            "embeddings": 0, "crawls": 1}
 
 
 # --------------------------------------------------------------------------- atomic writes

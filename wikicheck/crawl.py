@@ -380,7 +380,7 @@ def _save(store: Store, doc: Document, sections: list[Section], ts: str, kind: s
     origin = "git" if kind == "git" and doc.provenance.timestamp_source == "git" else "crawl"
     summary.versions_added += store.apply_versions(
         doc.id, doc.source, doc.path, sections, doc.provenance.changed_at or ts,
-        doc.provenance.commit, doc.provenance.author, origin, seen_at=ts)
+        doc.provenance.commit, doc.provenance.author, origin, seen_at=ts, kind=doc.kind)
     changes = store.save_document(doc, sections, ts)
     summary.documents += 1
     summary.documents_changed.append(doc.path)
@@ -434,7 +434,8 @@ def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSum
         # the checkpoint is written in the same transaction as the versions it accounts for
         with _one_page():
             summary.versions_added += store.apply_versions(doc.id, src.name, ev.path, sections, p.changed_at,
-                                                           p.commit, p.author, "git", checkpoint=(key, n), seen_at=ts)
+                                                           p.commit, p.author, "git", checkpoint=(key, n), seen_at=ts,
+                                                           kind=doc.kind)
         summary.history_events += 1
         if not total and n % HISTORY_CHECKPOINT == 0:
             prog("history", n, 0)

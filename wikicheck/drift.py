@@ -137,7 +137,7 @@ class Drift:
         self.by_doc: dict[str, list[_Sec]] = defaultdict(list)
         for s in self.secs.values():
             self.by_doc[s.row["document_id"]].append(s)
-        self.docs = {d["id"]: d for d in store.documents("1=1")}
+        self.docs = {d["id"]: d for d in store.documents("known_from = 'crawl'")}  # removed ones too
         self.keys = keys
         self._versions: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._by_body: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -264,3 +267,97 @@ def m006_open_findings_view(db: Database) -> None:
         left join sections n on n.id = f.newer_section_id
         where f.run_id = (select max(id) from check_runs where status = 'ok')
     """)
+
+
+# the references m007 declares: (table, column, other table, other column). findings.first_seen_run is a
+# run number, not one: check keeps the last runs only, and the run a finding was first seen in may be gone.
+FOREIGN_KEYS = [
+    ("sections", "source", "sources", "name"),
+    ("section_versions", "section_id", "sections", "id"),
+    ("section_versions", "document_id", "documents", "id"),
+    ("section_versions", "source", "sources", "name"),
+    ("findings", "section_id", "sections", "id"),
+    ("findings", "newer_section_id", "sections", "id"),
+    ("findings", "document_id", "documents", "id"),
+    ("findings", "source", "sources", "name"),
+    ("guard_events", "section_id", "sections", "id"),
+    ("guard_events", "replaces", "sections", "id"),
+]
+
+
+@migrations()
+def m007_foreign_keys(db: Database) -> None:
+    # issue 12: the references between tables are declared, so that SQLite keeps them and Datasette
+    # shows them as links. Every page and section the store has ever known now has its row, live or
+    # not: the history also holds sections no crawl saw at the source (removed, renamed or moved in
+    # commits before the first crawl, or between two crawls). Those rows are `known_from = 'history'`,
+    # removed (`removed_at` set), so nothing serves, embeds or checks them.
+    from .dates import now_iso
+
+    db["documents"].add_column("known_from", str, not_null_default="crawl")  # crawl | history
+    db["sections"].add_column("known_from", str, not_null_default="crawl")
+    _add_history_rows(db, now_iso())
+    # sections are keyed by their stable id (Datasette opens a linked row by its primary key); `key`,
+    # the faiss id, stays an integer of its own: unique, never reused, given by the trigger when a
+    # writer leaves it out (the next after the largest, as the rowid alias gave it before)
+    db["sections"].transform(pk="id")
+    db["sections"].create_index(["key"], unique=True)
+    db.execute("drop index idx_sections_id")  # the primary key's index now
+    for table in dict.fromkeys(t for t, *_ in FOREIGN_KEYS):
+        db[table].transform(add_foreign_keys=[(c, ot, oc) for t, c, ot, oc in FOREIGN_KEYS if t == table])
+    db.execute("""create trigger sections_key after insert on sections when new.key is null begin
+                    update sections set key = (select coalesce(max(key), 0) + 1 from sections) where id = new.id;
+                  end""")
+    problems = db.execute("PRAGMA foreign_key_check").fetchall()
+    if problems:  # rolls the migration back: the store stays as it was, readable by this version
+        raise RuntimeError(f"m007_foreign_keys: {len(problems)} references still dangle, e.g. {problems[0]}")
+
+
+def _add_history_rows(db: Database, now: str) -> None:
+    """Rows for the pages and sections that other tables name but `documents` and `sections` lack,
+    from the last version the history has of each (or what the findings say of it): repaired, never
+    dropped. `removed_at` of such a row is when the store recorded it (a crawl, or this upgrade)."""
+    from .sources.base import kind_of
+
+    last_version = """select * from section_versions where {col} = ? order by valid_from desc, id desc limit 1"""
+    ref = lambda table, col, other, key: db.execute(  # noqa: E731
+        f"select distinct t.{col} from {table} t where t.{col} is not null "
+        f"and not exists (select 1 from {other} o where o.{key} = t.{col})").fetchall()
+    # sources first: a source only a history row or a finding names (a store edited by hand)
+    for table in ("documents", "sections", "section_versions", "findings"):
+        for (name,) in ref(table, "source", "sources", "name"):
+            db["sources"].insert({"name": name, "root": "", "kind": "", "added_at": now})
+    docs: dict[str, dict[str, Any]] = {}
+    for table in ("sections", "section_versions", "findings"):
+        for (doc_id,) in ref(table, "document_id", "documents", "id"):
+            v = next(iter(db.query(last_version.format(col="document_id"), [doc_id])), None)
+            f = next(iter(db.query("select * from findings where document_id = ? order by id desc limit 1", [doc_id])), None)
+            r = v or f or {}
+            docs[doc_id] = {
+                "id": doc_id, "source": r.get("source"), "path": r.get("path"),
+                "kind": kind_of(r["path"]) if r.get("path") else None,
+                "changed_at": v["valid_from"] if v else None, "author": v["author"] if v else None,
+                "commit": v["commit"] if v else None, "timestamp_source": "git" if v and v["origin"] == "git" else None,
+                "removed_at": (v or {}).get("seen_at") or now, "known_from": "history",
+            }
+    db["documents"].insert_all(docs.values())
+    secs: dict[str, dict[str, Any]] = {}
+    for table, col in (("section_versions", "section_id"), ("findings", "section_id"), ("findings", "newer_section_id"),
+                       ("guard_events", "section_id"), ("guard_events", "replaces")):
+        for (sid,) in ref(table, col, "sections", "id"):
+            if sid in secs:
+                continue
+            v = next(iter(db.query(last_version.format(col="section_id"), [sid])), None)
+            f = next(iter(db.query("select * from findings where section_id = ? order by id desc limit 1", [sid])), None)
+            r = v or f or {}
+            hp = r.get("heading_path")
+            heading = json.loads(hp)[-1] if hp and json.loads(hp) else (f or {}).get("heading")
+            secs[sid] = {
+                "id": sid, "document_id": r.get("document_id"), "source": r.get("source"), "path": r.get("path"),
+                "heading": heading, "heading_path": hp, "text": v["text"] if v else None,
+                "content_hash": v["content_hash"] if v else None, "body_hash": v["body_hash"] if v else None,
+                "changed_at": v["valid_from"] if v else None, "author": v["author"] if v else None,
+                "commit": v["commit"] if v else None, "timestamp_source": "git" if v and v["origin"] == "git" else None,
+                "removed_at": (v or {}).get("seen_at") or now, "known_from": "history",
+            }
+    db["sections"].insert_all(secs.values())

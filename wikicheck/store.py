@@ -85,6 +85,7 @@ class Store:
     def memory(cls) -> "Store":
         db = Database(memory=True)
         migrations.apply(db)
+        db.conn.execute("PRAGMA foreign_keys=ON")
         return cls(db, None)
 
     def close(self) -> None:
@@ -97,7 +98,7 @@ class Store:
         no wiki at all, and `check` on it must not read as a clean one (exit 0, 0 findings)."""
         if self.db.execute("select 1 from crawls where status = 'ok' limit 1").fetchone():
             return
-        if self.db.execute("select 1 from sections limit 1").fetchone():
+        if self.db.execute("select 1 from sections where known_from = 'crawl' limit 1").fetchone():
             return  # written by the library, not a crawl (benchmarks/synth.py); readers.py judges unfinished crawls
         where = self.path if self.path is not None else "the store"
         index = self.path.parent if self.path is not None else "DIR"
@@ -175,7 +176,9 @@ class Store:
     # ------------------------------------------------------------------ documents and sections
 
     def document_fingerprints(self, source: str) -> dict[str, tuple[str, str | None]]:
-        rows = self.db.execute("select path, fingerprint, removed_at from documents where source = ?", [source])
+        # pages a crawl saw: not those only the history knows (issue 12), which no crawl can skip or remove
+        rows = self.db.execute("select path, fingerprint, removed_at from documents where source = ? "
+                               "and known_from = 'crawl'", [source])
         return {p: (f, r) for p, f, r in rows.fetchall()}
 
     def save_document(self, doc: Document, sections: list[Section], ts: str) -> SectionChanges:
@@ -194,16 +197,20 @@ class Store:
                     "superseded_by": _str(m.get("superseded_by")), "last_reviewed": _str(m.get("last_reviewed")),
                     "review_by": _str(m.get("review_by") or m.get("expires")),
                     "meta": json.dumps(m, sort_keys=True, default=str), "text": doc.text,
-                    "first_seen": existing[0] if existing else ts, "last_seen": ts, "removed_at": None,
+                    "first_seen": (existing[0] if existing else None) or ts, "last_seen": ts, "removed_at": None,
+                    "known_from": "crawl",
                 },
                 pk="id",
             )
+            # a section only the history knew (its row was written with the versions) is new to the crawl
             old = {
                 r[0]: (r[1], r[2])
                 for r in self.db.execute(
-                    "select id, content_hash, removed_at from sections where document_id = ?", [doc.id]
-                ).fetchall()
+                    "select id, content_hash, removed_at from sections where document_id = ? and known_from = 'crawl'",
+                    [doc.id]).fetchall()
             }
+            history = {r[0] for r in self.db.execute(
+                "select id from sections where document_id = ? and known_from = 'history'", [doc.id]).fetchall()}
             seen = set()
             for s in sections:
                 seen.add(s.id)
@@ -217,6 +224,7 @@ class Store:
                 row = _section_row(s)
                 row["last_seen"] = ts
                 row["removed_at"] = None
+                row["known_from"] = "crawl"
                 if prev is not None and prev[0] == s.content_hash and s.provenance.timestamp_source != "git":
                     # a page date (front matter, page metadata, mtime) moves when any section of the page
                     # changes; a section whose text did not change keeps the date it got when it did
@@ -224,17 +232,17 @@ class Store:
                         row.pop(k)
                 if prev is None:
                     row["first_seen"] = ts
-                    self.db["sections"].insert(row)
+                    if s.id in history:
+                        self.db["sections"].update(s.id, row)
+                    else:
+                        self.db["sections"].insert(row)
                 else:
-                    self.db["sections"].update(self._key(s.id), row)
+                    self.db["sections"].update(s.id, row)
             gone = [sid for sid, (_, removed) in old.items() if sid not in seen and removed is None]
             for sid in gone:
                 self.db.execute("update sections set removed_at = ? where id = ?", [ts, sid])
             changes.removed = len(gone)
         return changes
-
-    def _key(self, section_id: str) -> int:
-        return self.db.execute("select key from sections where id = ?", [section_id]).fetchone()[0]
 
     def mark_removed(self, source: str, present: set[str], ts: str) -> tuple[int, int]:
         """Mark pages no longer in the source, and their sections, as removed. History is kept."""
@@ -290,14 +298,16 @@ class Store:
     def apply_versions(
         self, document_id: str, source: str, path: str, sections: list[Section] | None,
         valid_from: str | None, commit: str | None, author: str | None, origin: str,
-        checkpoint: tuple[str, int] | None = None, seen_at: str | None = None,
+        checkpoint: tuple[str, int] | None = None, seen_at: str | None = None, kind: str | None = None,
     ) -> int:
         """Record a new state of a page: close versions whose text changed or went away, open new ones.
 
         `sections` None means the page was deleted. `seen_at`: the crawl that observed the change
         (sources without commits match moves by it). Returns the number of versions opened.
+        A page or section that has no row yet gets one, known from the history (see _history_rows).
         """
         added = 0
+        opened: list[Section] = []
         with self.transaction():
             current = self.open_versions(document_id)
             present = {s.id: s for s in sections or []}
@@ -309,10 +319,14 @@ class Store:
                         [valid_from, commit, seen_at, row["id"]])
             for sid, s in present.items():
                 row = current.get(sid)
-                if row is not None and s.body_hash == row["body_hash"] and s.content_hash == row["content_hash"]:
-                    continue
+                if row is None or s.body_hash != row["body_hash"] or s.content_hash != row["content_hash"]:
+                    opened.append(s)
+            # the rows the versions refer to first
+            self._history_rows(document_id, source, path, kind, sections, opened, valid_from, commit, author,
+                               origin, seen_at)
+            for s in opened:
                 self.db["section_versions"].insert({
-                    "section_id": sid, "document_id": document_id, "source": source, "path": path,
+                    "section_id": s.id, "document_id": document_id, "source": source, "path": path,
                     "heading_path": json.dumps(s.heading_path), "content_hash": s.content_hash,
                     "body_hash": s.body_hash, "text": s.text, "valid_from": valid_from, "valid_to": None,
                     "commit": commit, "author": author, "ended_by_commit": None, "origin": origin,
@@ -322,6 +336,40 @@ class Store:
             if checkpoint:
                 self.set_meta(checkpoint[0], str(checkpoint[1]))
         return added
+
+    def _history_rows(self, document_id: str, source: str, path: str, kind: str | None,
+                      sections: list[Section] | None, opened: list[Section], valid_from: str | None,
+                      commit: str | None, author: str | None, origin: str, seen_at: str | None) -> None:
+        """Rows in `documents` and `sections` for a page and sections that only the history knows so
+        far (issue 12: every version refers to a row, a foreign key): a past version in git log that
+        no crawl saw at the source, or one the crawl is about to save (which makes it a crawled row).
+        Such a row is removed (`removed_at`: the crawl that recorded it), so nothing serves, embeds or
+        checks it; it holds the address and the last text the history has, and `known_from = 'history'`."""
+        removed = seen_at or valid_from or now_iso()
+        ts_source = "git" if origin == "git" else None
+        doc = self.db.execute("select known_from from documents where id = ?", [document_id]).fetchone()
+        if doc is None:
+            self.db["documents"].insert({
+                "id": document_id, "source": source, "path": path, "kind": kind, "changed_at": valid_from,
+                "author": author, "commit": commit, "timestamp_source": ts_source, "removed_at": removed,
+                "known_from": "history"})
+        elif doc[0] == "history" and sections is not None:
+            self.db.execute("update documents set changed_at = ?, author = ?, \"commit\" = ? where id = ?",
+                            [valid_from, author, commit, document_id])
+        if not opened:
+            return
+        known = dict(self.db.execute(
+            "select id, known_from from sections where document_id = ?", [document_id]).fetchall())
+        for s in opened:
+            if known.get(s.id, "history") != "history":
+                continue
+            row = _section_row(s)
+            if not row["changed_at"]:  # a past version has the date of its commit
+                row.update(changed_at=valid_from, author=author, commit=commit, timestamp_source=ts_source)
+            if s.id in known:
+                self.db["sections"].update(s.id, row)  # its last text; recorded when it was first
+            else:
+                self.db["sections"].insert({**row, "removed_at": removed, "known_from": "history"})
 
     def _close_open_versions(self, document_id: str, ts: str, commit: str | None) -> None:
         self.db.execute(
@@ -440,9 +488,11 @@ class Store:
         q = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
         return {
             "documents": q("select count(*) from documents where removed_at is null"),
-            "documents_removed": q("select count(*) from documents where removed_at is not null"),
+            "documents_removed": q("select count(*) from documents where removed_at is not null and known_from = 'crawl'"),
+            "documents_history_only": q("select count(*) from documents where known_from = 'history'"),
             "sections": q("select count(*) from sections where removed_at is null"),
-            "sections_removed": q("select count(*) from sections where removed_at is not null"),
+            "sections_removed": q("select count(*) from sections where removed_at is not null and known_from = 'crawl'"),
+            "sections_history_only": q("select count(*) from sections where known_from = 'history'"),
             "section_versions": q("select count(*) from section_versions"),
             "embeddings": q("select count(*) from embeddings"),
             "crawls": q("select count(*) from crawls"),

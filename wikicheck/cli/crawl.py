@@ -179,7 +179,8 @@ def status(
         commit = f" @ {s['last_commit'][:10]}" if s.get("last_commit") else ""
         typer.echo(f"source     {s['name']}: {s['kind']} {s['root']}{commit}")
     typer.echo(f"documents  {c['documents']} live, {c['documents_removed']} removed")
-    typer.echo(f"sections   {c['sections']} live, {c['sections_removed']} removed, {c['section_versions']} versions")
+    past = f", {c['sections_history_only']} in the history only" if c.get("sections_history_only") else ""
+    typer.echo(f"sections   {c['sections']} live, {c['sections_removed']} removed{past}, {c['section_versions']} versions")
     note = sharing_note(c["sections"], info["manifest"]["distinct_texts"], c["embeddings"]) if info["manifest"] else ""
     typer.echo(f"embeddings {c['embeddings']}" + (f", {note}" if note else ""))
     ts = info["timestamp_sources"]

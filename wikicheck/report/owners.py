@@ -362,7 +362,7 @@ def build_reports(store: Any, config: Config | None = None, *, now: dt.datetime 
     # removed pages too (resolved findings may name them); not their text, which can be large
     docs = {d["id"]: d for d in store.db.query(
         "select id, source, path, title, url, owner, author, changed_at, \"commit\", timestamp_source, removed_at "
-        "from documents")}
+        "from documents where known_from = 'crawl'")}
     doc_sections: dict[str, list[str]] = {}
     for s in sections.values():
         doc_sections.setdefault(s["document_id"], []).append(s["id"])
@@ -411,10 +411,11 @@ def build_reports(store: Any, config: Config | None = None, *, now: dt.datetime 
             bucket(key)["resolved"].append(r)
     # an owner only findings name (a page-level finding owned by the page's last git author, a
     # resolved finding on a removed page) owns no live section: its ownership comes from those
-    # findings, and says so, instead of "ownership from ." (#12)
+    # findings' sections, and the report says so, instead of "ownership from ." (#12)
     for key, b in buckets.items():
         if key == UNOWNED or b["sources"]:
             continue
+        b["of"] = "findings"
         seen: set[tuple[str, str]] = set()
         for it in [*b["items"], *b["resolved"]]:
             sec = it.get("section") or {"path": it.get("path"), "heading": it.get("heading")}
@@ -423,8 +424,6 @@ def build_reports(store: Any, config: Config | None = None, *, now: dt.datetime 
             if where in seen:
                 continue
             seen.add(where)
-            b["sections"] += 1
-            b["pages"].add(where[0])
             b["sources"][o["source"]] = b["sources"].get(o["source"], 0) + 1
             if o.get("detail") and len(b["details"]) < 8:
                 b["details"].setdefault(o["detail"], o["source"])
@@ -447,7 +446,9 @@ def build_reports(store: Any, config: Config | None = None, *, now: dt.datetime 
         slug = UNOWNED if key == UNOWNED else file_slugs[key]
         reports.append({
             "key": key, "owner": b["owner"], "slug": slug,
-            "ownership": {"sources": dict(sorted(b["sources"].items())),
+            # sources: how many sections each names; of: "sections" (owned live sections) or "findings"
+            # (an owner of no live section: the sections of its findings)
+            "ownership": {"sources": dict(sorted(b["sources"].items())), "of": b.get("of", "sections"),
                           "examples": [{"detail": d, "source": s} for d, s in b["details"].items()]},
             "owned_sections": b["sections"], "owned_pages": len(b["pages"]),
             "summary": summary, "items": ranked, "resolved": b["resolved"], "age_chart": age_chart(b["items"]),
@@ -527,6 +528,11 @@ def md_link(text: Any, url: Any) -> MdSafe:
     return MdSafe(f"[{md_escape(text)}](<{u.replace('<', '%3C').replace('>', '%3E').replace(' ', '%20')}>)")
 
 
+def count_of(n: int, noun: str) -> str:
+    """'1 section', '2 sections', 'no section'."""
+    return f"no {noun}" if not n else f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _envs() -> tuple[Any, Any]:
     import jinja2
 
@@ -542,6 +548,7 @@ def _envs() -> tuple[Any, Any]:
         env.filters["date"] = lambda v: (v or "")[:10] or "unknown"
         env.filters["short"] = lambda v: (v or "")[:10]
         env.globals["SOURCE_NAMES"] = SOURCE_NAMES
+        env.filters["count"] = count_of
     return html, md
 
 
