@@ -25,9 +25,8 @@ from .parse import markdown_tokens, split_front_matter
 from .policy import Policies, RetiredTerm
 from .rules import RULES, Rule, RuleHit
 from .store import Store
+from .vocabulary import LEVELS, level_at_least
 
-LEVELS = ("info", "warning", "error")
-LEVEL_RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
 
 
 @dataclass
@@ -531,10 +530,6 @@ def record_run(store: Store, result: CheckResult) -> None:
     result.recorded = "run"
     with store.transaction():
         store.db["check_runs"].update(result.run_id, {"summary": json.dumps(result.summary(), sort_keys=True)})
-
-
-def level_at_least(level: str, threshold: str) -> bool:
-    return LEVEL_RANK[level] >= LEVEL_RANK[threshold]
 
 
 def latest_findings(store: Store) -> list[dict[str, Any]]:

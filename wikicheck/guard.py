@@ -39,10 +39,10 @@ from .errors import WikicheckError
 from .index import VectorIndex
 from .readers import crawl_state, require_complete
 from .store import Store
+from .vocabulary import BLOCK_KINDS, LEVEL_RANK, VERDICT_RANK, WARN_KINDS
 
 POLICIES = ("block", "demote", "annotate")
-BLOCK_KINDS = ("superseded", "contradicted", "obsolete", "deprecated", "retired_term")
-WARN_KINDS = ("stale", "review_expired", "broken_link", "duplicate")
+# which kinds of finding block and which warn: wikicheck.vocabulary (BLOCK_KINDS, WARN_KINDS)
 
 
 @dataclass
@@ -90,8 +90,6 @@ class Result:
         }
 
 
-_LEVEL = {"info": 0, "warning": 1, "error": 2}
-_VERDICT_RANK = {"ok": 0, "warn": 1, "block": 2}
 _EPS = 1e-6
 _HEADING_LINE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 
@@ -289,13 +287,13 @@ class Guard:
         verdict = "ok"
         reasons = []
         newer = None
-        for f in sorted(findings, key=lambda f: -_LEVEL[f["level"]]):
+        for f in sorted(findings, key=lambda f: -LEVEL_RANK[f["level"]]):
             reasons.append({
                 "rule": f["rule"], "name": f["name"], "kind": f["kind"], "level": f["level"], "message": f["message"],
                 "evidence": f["evidence"], "newer": f["newer"], "fingerprint": f["fingerprint"],
                 "scope": f["scope"],  # "document": about the whole page, its dates are the page's (#12)
             })
-            if f["kind"] in self.config.block_kinds and _LEVEL[f["level"]] >= _LEVEL[self.config.min_block_level]:
+            if f["kind"] in self.config.block_kinds and LEVEL_RANK[f["level"]] >= LEVEL_RANK[self.config.min_block_level]:
                 verdict = "block"
                 if newer is None and f["newer"] and f["newer"]["section_id"] != section["id"]:
                     newer = f["newer"]
@@ -355,7 +353,7 @@ class Guard:
         if policy == "annotate":
             final = results[:k]
         elif policy == "demote":
-            final = sorted(results, key=lambda r: _VERDICT_RANK[r.verdict])[:k]  # stable: keeps similarity order
+            final = sorted(results, key=lambda r: VERDICT_RANK[r.verdict])[:k]  # stable: keeps similarity order
             lowest = float("inf")
             for r in final:
                 r.demoted = r.verdict != "ok" and lowest < r.score - _EPS
@@ -598,7 +596,7 @@ class Guard:
         not blocked, then the first in page order."""
         if len(sections) <= 1:
             return sections[0] if sections else None
-        return min(sections, key=lambda s: (not self._heading_matches(s, c), _VERDICT_RANK[self.judge(s)[0]]))
+        return min(sections, key=lambda s: (not self._heading_matches(s, c), VERDICT_RANK[self.judge(s)[0]]))
 
     def _by_path(self, c: _Chunk) -> dict[str, Any] | None:
         """The live section a chunk's path (+ heading, or + the heading its text starts with) names."""

@@ -36,8 +36,8 @@ from typing import Any
 
 from .config import EXTRA_SECTIONS, Config
 from .errors import ConfigError
+from .vocabulary import LEVELS
 
-LEVELS = ("info", "warning", "error")
 
 KIND_PATTERNS = {
     "adr": re.compile(r"(^|/)(adrs?|decisions?|architecture[-_ ]decisions?(?:[-_ ]records?)?)(/|$)|(^|/)adr[-_]?\d+", re.I),

@@ -5,7 +5,8 @@ The formula, shown with its components next to every item of an owner report::
     risk = severity × kind × age × exposure
 
 severity  the finding's level: info 1 · warning 2 · error 3
-kind      3  contradicted, superseded, obsolete: a newer section says otherwise, and an agent that
+kind      (the weights are in wikicheck.vocabulary)
+          3  contradicted, superseded, obsolete: a newer section says otherwise, and an agent that
              follows this one does the wrong thing
           2  deprecated, retired_term: marked obsolete, or names a host or command that is gone
           1  review_expired, stale, broken_link, duplicate: may still be right; nobody confirmed it
@@ -39,22 +40,19 @@ from typing import Any
 from .config import EXTRA_SECTIONS, Config
 from .dates import iso
 from .errors import ConfigError
+from .vocabulary import DEFAULT_WEIGHT, KINDS, LEVEL_RANK, LEVELS, kind_weight, weights_text
 
-SEVERITY = {"info": 1, "warning": 2, "error": 3}
-KIND_WEIGHT = {
-    "contradicted": 3, "superseded": 3, "obsolete": 3,
-    "deprecated": 2, "retired_term": 2,
-    "review_expired": 1, "stale": 1, "broken_link": 1, "duplicate": 1,
-}
-DEFAULT_KIND_WEIGHT = 1
+SEVERITY = {lvl: LEVEL_RANK[lvl] + 1 for lvl in LEVELS}  # info 1, warning 2, error 3
+KIND_WEIGHT = {k.name: k.weight for k in KINDS.values()}  # the weights live in wikicheck.vocabulary
+DEFAULT_KIND_WEIGHT = DEFAULT_WEIGHT
 EXPOSURE_DAYS = 30
 UNKNOWN_AGE_YEARS = 1.0
 HIT_WEIGHTS = {"served": 1.0, "warned": 1.0, "blocked": 0.5, "replaced": 0.5}
 
 FORMULA = "risk = severity × kind × age × exposure"
 FORMULA_PARTS = {
-    "severity": "level: info 1, warning 2, error 3",
-    "kind": "contradicted/superseded/obsolete 3, deprecated/retired_term 2, review_expired/stale/broken_link/duplicate 1",
+    "severity": "level: " + ", ".join(f"{lvl} {f}" for lvl, f in SEVERITY.items()),
+    "kind": weights_text(),
     "age": "1 + log2(1 + years since last change) / 2 (unknown date: 1 year)",
     "exposure": f"1 + log2(1 + served + warned + (blocked + replaced) / 2) / 2, guard events of the last {EXPOSURE_DAYS} days",
 }
@@ -116,7 +114,7 @@ def score(level: str, kind: str, age_days: int | None, exposure: Exposure | None
     """The risk of one finding, with the components that made it."""
     exposure = exposure or Exposure()
     sev = SEVERITY.get(level, 1)
-    kw = KIND_WEIGHT.get(kind, DEFAULT_KIND_WEIGHT)
+    kw = kind_weight(kind)
     af = age_factor(age_days)
     ef = exposure_factor(exposure)
     value = round(sev * kw * af * ef, 2)

@@ -30,7 +30,8 @@ def check(
 
     Every check hands its verdicts to the retrieval guard; only a recorded run (--record, or
     `wikicheck nightly`) moves the mark that "new" is counted from, so checking twice says the same."""
-    from ..check import LEVELS, level_at_least, run_checks
+    from ..check import run_checks
+    from ..vocabulary import LEVELS, level_at_least
     from ..lock import IndexLock
     from ..readers import require_complete
     from ..report import FORMATTERS
