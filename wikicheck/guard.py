@@ -25,7 +25,6 @@ there is a query).
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from .check import latest_findings
-from .embed import Embedder, get_embedder
+from .config import env_flag
+from .embed import Embedder, check_model, get_embedder
 from .errors import WikicheckError
 from .index import VectorIndex
 from .readers import crawl_state, require_complete
@@ -53,7 +53,7 @@ class GuardConfig:
     missing_date: str = "warn"  # what a section with no known date gets: ok (fail-open) | warn | block (fail-closed)
     candidates: int = 20  # raw hits considered per query before guarding
     # exposure for the owners' reports; opt out with WIKICHECK_NO_EVENTS=1 or [guard] record-events = false
-    record_events: bool = field(default_factory=lambda: os.environ.get("WIKICHECK_NO_EVENTS", "") in ("", "0"))
+    record_events: bool = field(default_factory=lambda: not env_flag("WIKICHECK_NO_EVENTS"))
 
 
 @dataclass
@@ -206,8 +206,7 @@ class Guard:
         if not model:
             raise WikicheckError(f"index {index_dir} has no embeddings yet; run \"wikicheck crawl\" first")
         self.embedder = embedder or get_embedder(model)
-        if self.embedder.model_id != model:
-            raise WikicheckError(f'index {index_dir} was embedded with "{model}", not "{self.embedder.model_id}"')
+        check_model(model, self.embedder.model_id, str(index_dir))  # ModelMismatch, as crawl and embed raise it
         self.index = VectorIndex.load(self.store, index_dir, model)
         self.reload()
 

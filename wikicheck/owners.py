@@ -34,10 +34,12 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import EXTRA_SECTIONS, Config
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 CODEOWNERS_LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")  # GitHub's search order
 
@@ -285,7 +287,8 @@ def config_rules(config: Config | None) -> list[Rule]:
     return rules
 
 
-def _validate_owners(section: Any, where: str) -> None:
+def validate_owners(section: Any, where: str) -> None:
+    """The [owners] section (registered in config.SECTIONS)."""
     if not isinstance(section, dict):
         raise ConfigError(f'{where}: [owners] should be a table of "folder/" = "@org/team" entries')
     for pat, value in section.items():
@@ -301,8 +304,6 @@ def _validate_owners(section: Any, where: str) -> None:
         except (ValueError, re.error) as e:
             raise ConfigError(f'{w}: invalid pattern: {e}') from None
 
-
-EXTRA_SECTIONS.update({"owners": _validate_owners})
 
 
 # ----------------------------------------------------------------------------- resolution

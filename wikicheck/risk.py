@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import EXTRA_SECTIONS, Config
+from .config import record_events_enabled  # the opt-out (re-exported: it was defined here)
 from .dates import iso
-from .errors import ConfigError
 from .vocabulary import DEFAULT_WEIGHT, KINDS, LEVEL_RANK, LEVELS, kind_weight, weights_text
 
 SEVERITY = {lvl: LEVEL_RANK[lvl] + 1 for lvl in LEVELS}  # info 1, warning 2, error 3
@@ -162,28 +160,6 @@ def events_recorded(store: Any) -> bool:
     """Whether the guard has recorded anything at all (so zero exposure means 'nobody asked')."""
     return store.db.execute("select exists(select 1 from guard_events)").fetchone()[0] == 1
 
-
-# ----------------------------------------------------------------------------- opt-out
-
-
-def record_events_enabled(config: Config | None = None) -> bool:
-    """Whether the guard should record what it serves: off with WIKICHECK_NO_EVENTS=1 or [guard] record-events = false."""
-    if os.environ.get("WIKICHECK_NO_EVENTS", "").strip().lower() not in ("", "0", "false", "no", "off"):
-        return False
-    return bool(((config.data if config else {}).get("guard") or {}).get("record-events", True))
-
-
-def _validate_guard(section: Any, where: str) -> None:
-    if not isinstance(section, dict):
-        raise ConfigError(f"{where}: [guard] should be a table")
-    for k, v in section.items():
-        if k != "record-events":
-            raise ConfigError(f'{where}: unknown option "{k}" in [guard] (known: record-events)')
-        if not isinstance(v, bool):
-            raise ConfigError(f'{where}: option "record-events" of [guard] should be true or false, got {v!r}')
-
-
-EXTRA_SECTIONS.update({"guard": _validate_guard})
 
 __all__ = [
     "FORMULA",

@@ -25,9 +25,8 @@ WAIT_HELP = "Seconds to wait for a running crawl to finish before serving (defau
 def _open_guard(index: str, wait: float = 0.0):  # type: ignore[no-untyped-def]
     """Open the index and load the model now, so a bad index or model fails before serving (exit 3).
     A crawl that is writing the index is waited for up to `wait` seconds (wikicheck.readers)."""
-    from ..config import load_config
+    from ..config import load_config, record_events_enabled
     from ..guard import Guard
-    from ..risk import record_events_enabled
 
     # stdout may be the MCP channel: whatever a model loader prints goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
