@@ -16,7 +16,7 @@ import typer
 from ..errors import WikicheckError
 from . import app, default_index
 
-DEFAULT_MAX_QUEUE = 64  # wikicheck.serve.DEFAULT_MAX_QUEUE, not imported at startup (it loads starlette)
+DEFAULT_MAX_QUEUE = 64  # wikicheck.service.DEFAULT_MAX_QUEUE, not imported at startup (it loads the guard)
 
 
 WAIT_HELP = "Seconds to wait for a running crawl to finish before serving (default: refuse at once, exit 3)."
@@ -120,7 +120,7 @@ def mcp(index: str = typer.Option(None, "--index", "-i", help="Index directory."
 def filter_(index: str = typer.Option(None, "--index", "-i", help="Index directory.")) -> None:
     """Read chunks as JSON on stdin (a list, or {"chunks": [...]}); print their verdicts as JSON."""
     from ..guard import Guard
-    from ..serve import BadRequest, run_filter
+    from ..service import BadRequest, run_filter
 
     try:  # bytes, not sys.stdin: under a C locale that decodes a bad byte to a lone surrogate (#11 point 14)
         raw = sys.stdin.buffer.read().decode("utf-8")
