@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from . import EXIT_FINDINGS, app, default_index
+from .core import EXIT_FINDINGS, app, default_index
 from ..config import load_config
 
 if TYPE_CHECKING:

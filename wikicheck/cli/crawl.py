@@ -15,7 +15,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from . import app, default_index
+from .core import app, default_index
 from ..config import load_config
 
 err = Console(stderr=True)

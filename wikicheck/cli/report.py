@@ -10,7 +10,7 @@ import typer
 
 from ..config import load_config
 from ..vocabulary import LEVELS
-from . import EXIT_FINDINGS, app, default_index
+from .core import EXIT_FINDINGS, app, default_index
 
 
 

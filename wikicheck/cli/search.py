@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from . import app, default_index
+from .core import app, default_index
 from ..config import load_config, record_events_enabled
 
 if TYPE_CHECKING:

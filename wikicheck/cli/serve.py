@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from ..errors import WikicheckError
-from . import app, default_index
+from .core import app, default_index
 
 DEFAULT_MAX_QUEUE = 64  # wikicheck.service.DEFAULT_MAX_QUEUE, not imported at startup (it loads the guard)
 
