@@ -21,6 +21,7 @@ from .config import Config, load_config
 from .dates import now_iso, to_datetime
 from .drift import Drift, DriftOptions
 from .model import normalise_text
+from .owners import OwnerResolver
 from .parse import markdown_tokens, split_front_matter
 from .policy import Policies, RetiredTerm
 from .rules import RULES, Rule, RuleHit
@@ -117,6 +118,7 @@ class CheckContext:
             if d.get("url"):
                 self.doc_by_url.setdefault(d["url"].rstrip("/"), d)
         self.sources = {s["name"]: s for s in store.sources()}
+        self.owners = OwnerResolver.for_store(store, config)  # the findings' owners, as the reports name them
         self._drift: list[Any] | None = None
         self._anchors: dict[str, set[str]] = {}
         self.drift_options = DriftOptions()
@@ -385,10 +387,6 @@ def _discover_config(store: Store) -> Config:
     return load_config(None, sources_from=store.path.parent if store.path is not None else None)
 
 
-def _owner(doc: dict[str, Any]) -> str | None:
-    return doc.get("owner") or None
-
-
 def _to_findings(ctx: CheckContext, policies: Policies, hits: list[tuple[Rule, RuleHit]]) -> tuple[list[Finding], int]:
     out: dict[str, Finding] = {}
     suppressed = 0
@@ -428,7 +426,8 @@ def _to_findings(ctx: CheckContext, policies: Policies, hits: list[tuple[Rule, R
             heading=target["heading"] if target else "", heading_path=target["heading_path"] if target else [],
             section_id=target["id"] if target else None, document_id=doc["id"],
             scope="section" if h.section_id else "document", line=line, message=h.message, evidence=h.evidence,
-            newer=newer, owner=_owner(doc), changed_at=(sec or {}).get("changed_at") or ctx.doc_changed_at(doc),
+            newer=newer, owner=ctx.owners.for_finding("section" if h.section_id else "document", sec, doc).as_text(),
+            changed_at=(sec or {}).get("changed_at") or ctx.doc_changed_at(doc),
             fingerprint=fp, source=doc["source"],
         )
         if fp not in out:

@@ -33,10 +33,11 @@ from typing import Any, Iterable
 import numpy as np
 
 from .check import latest_findings
-from .config import env_flag
+from .config import env_flag, load_config
 from .embed import Embedder, check_model, get_embedder
 from .errors import WikicheckError
 from .index import VectorIndex
+from .owners import OwnerResolver
 from .readers import crawl_state, require_complete
 from .store import Store
 from .vocabulary import BLOCK_KINDS, LEVEL_RANK, VERDICT_RANK, WARN_KINDS
@@ -208,6 +209,8 @@ class Guard:
         self.embedder = embedder or get_embedder(model)
         check_model(model, self.embedder.model_id, str(index_dir))  # ModelMismatch, as crawl and embed raise it
         self.index = VectorIndex.load(self.store, index_dir, model)
+        # owners as `wikicheck check` and the owner reports name them: the config they discover ([owners])
+        self._wiki_config = load_config(None, sources_from=self.index_dir)
         self.reload()
 
     def _state(self) -> tuple[Any, Any]:
@@ -265,6 +268,7 @@ class Guard:
         # retrieval never returns a section without text (see the module docstring)
         self.index.exclude(r["key"] for r in self.sections.values() if not has_text(r))
         self.docs = {d["id"]: d for d in self.store.documents()}
+        self.owners = OwnerResolver.for_store(self.store, self._wiki_config)
         self.by_section: dict[str, list[dict[str, Any]]] = {}
         self.by_document: dict[str, list[dict[str, Any]]] = {}
         self.has_check = False
@@ -310,8 +314,8 @@ class Guard:
 
     def _result(self, section: dict[str, Any], score: float) -> Result:
         verdict, reasons, newer = self.judge(section)
-        doc = self.docs.get(section["document_id"]) or {}
-        return Result(section, score, verdict, reasons, newer, owner=doc.get("owner"))
+        owner = self.owners.for_section(section, self.docs.get(section["document_id"])).as_text()
+        return Result(section, score, verdict, reasons, newer, owner=owner)
 
     # ------------------------------------------------------------------ search
 

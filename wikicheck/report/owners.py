@@ -189,14 +189,9 @@ class _Ctx:
 
 
 def _ownership(ctx: _Ctx, f: dict[str, Any]) -> Ownership:
-    doc = ctx.docs.get(f.get("document_id") or "")
-    sec = ctx.sections.get(f.get("section_id") or "")
-    if f.get("scope") == "section" and sec is not None:
-        return ctx.resolver.for_section(sec, doc)
-    if doc is not None:
-        return ctx.resolver.resolve(doc["source"], doc["path"], doc.get("owner"), doc.get("author"),
-                                    doc.get("timestamp_source"))
-    return ctx.resolver.resolve(f.get("source") or "", f["path"], f.get("owner"))
+    return ctx.resolver.for_finding(f.get("scope"), ctx.sections.get(f.get("section_id") or ""),
+                                    ctx.docs.get(f.get("document_id") or ""), source=f.get("source") or "",
+                                    path=f["path"], recorded_owner=f.get("owner"))
 
 
 def _url(doc: dict[str, Any] | None, sec: dict[str, Any] | None) -> str | None:
