@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
 
-
 from .config import Config, load_config
 from .dates import now_iso, to_datetime
 from .drift import Drift, DriftOptions
@@ -27,7 +26,6 @@ from .policy import Policies, RetiredTerm
 from .rules import RULES, Rule, RuleHit
 from .store import Store
 from .vocabulary import LEVELS, level_at_least
-
 
 
 @dataclass
@@ -73,7 +71,7 @@ class CheckResult:
     recorded: str = "no"  # what this check wrote: RECORD_MODES
 
     def summary(self) -> dict[str, Any]:
-        by_level = {lvl: 0 for lvl in LEVELS}
+        by_level: dict[str, int] = {lvl: 0 for lvl in LEVELS}
         by_kind: dict[str, int] = {}
         for f in self.findings:
             by_level[f.level] += 1
@@ -460,9 +458,10 @@ def _suppressed(code: str, line: int, sec: dict[str, Any] | None, file_codes: se
 def _baseline_run(store: Store) -> int | None:
     """The last recorded run: runs that only hold verdicts are never one; runs from before the
     distinction (no "recorded" in their summary) all are."""
-    return store.db.execute(
+    run: int | None = store.db.execute(
         "select max(id) from check_runs where status = 'ok' "
         "and coalesce(json_extract(summary, '$.recorded'), 'run') = 'run'").fetchone()[0]
+    return run
 
 
 def _compare(store: Store, result: CheckResult) -> dict[str, int]:
@@ -471,7 +470,7 @@ def _compare(store: Store, result: CheckResult) -> dict[str, int]:
     prev = _baseline_run(store)
     result.baseline_run = prev
     prev_rows = list(store.db.query("select * from findings where run_id = ?", [prev])) if prev else []
-    prev_fps = {r["fingerprint"]: r["first_seen_run"] or prev for r in prev_rows}
+    prev_fps: dict[str, int] = {r["fingerprint"]: r["first_seen_run"] or prev for r in prev_rows} if prev else {}
     for f in result.findings:
         f.new = f.fingerprint not in prev_fps
     current = {f.fingerprint for f in result.findings}
@@ -485,9 +484,11 @@ def _compare(store: Store, result: CheckResult) -> dict[str, int]:
 
 def _record(store: Store, result: CheckResult, policies: Policies, prev_fps: dict[str, int]) -> None:
     with store.transaction():
-        run_id = store.db["check_runs"].insert({
+        pk = store.db.table("check_runs").insert({
             "started_at": now_iso(), "status": "running", "config": json.dumps(policies.describe(), sort_keys=True),
         }).last_pk
+        assert pk is not None
+        run_id = int(pk)
         rows = []
         for f in result.findings:
             rows.append({
@@ -501,9 +502,9 @@ def _record(store: Store, result: CheckResult, policies: Policies, prev_fps: dic
                 "first_seen_run": run_id if f.new else prev_fps[f.fingerprint],
             })
         if rows:
-            store.db["findings"].insert_all(rows)
-        result.run_id = int(run_id)  # type: ignore[arg-type]
-        store.db["check_runs"].update(run_id, {
+            store.db.table("findings").insert_all(rows)
+        result.run_id = run_id
+        store.db.table("check_runs").update(run_id, {
             "finished_at": now_iso(), "status": "ok", "findings": len(result.findings),
             "new": sum(f.new for f in result.findings), "resolved": len(result.resolved),
             "seconds": round(result.seconds, 3), "summary": json.dumps(result.summary(), sort_keys=True),
@@ -528,7 +529,7 @@ def record_run(store: Store, result: CheckResult) -> None:
         raise ValueError('this check wrote nothing to record; run it with record="verdicts" or "run"')
     result.recorded = "run"
     with store.transaction():
-        store.db["check_runs"].update(result.run_id, {"summary": json.dumps(result.summary(), sort_keys=True)})
+        store.db.table("check_runs").update(result.run_id, {"summary": json.dumps(result.summary(), sort_keys=True)})
 
 
 def latest_findings(store: Store) -> list[dict[str, Any]]:

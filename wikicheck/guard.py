@@ -162,7 +162,7 @@ class _Chunk:
     def of(cls, chunk: dict[str, Any]) -> _Chunk:
         from .model import text_hash
 
-        meta = chunk.get("metadata") if isinstance(chunk.get("metadata"), dict) else {}
+        meta: dict[str, Any] = chunk["metadata"] if isinstance(chunk.get("metadata"), dict) else {}
 
         def pick(key: str) -> str | None:
             v = chunk.get(key)
@@ -475,10 +475,10 @@ class Guard:
         rep.replaced = {"section_id": b["id"], "path": b["path"], "heading": b["heading"],
                         "heading_path": b["heading_path"], "changed_at": b.get("changed_at"),
                         "verdict": blocked.verdict, "score": round(float(blocked.score), 4)}
-        why = {"name": "replacement", "kind": "replacement", "level": "info",
-               "message": f"replaces {b['path']} §{b['heading']}: "
-                          + (blocked.reasons[0]["message"] if blocked.reasons else "blocked"),
-               "replaced_reasons": blocked.reasons}
+        why: dict[str, Any] = {"name": "replacement", "kind": "replacement", "level": "info",
+                               "message": f"replaces {b['path']} §{b['heading']}: "
+                                          + (blocked.reasons[0]["message"] if blocked.reasons else "blocked"),
+                               "replaced_reasons": blocked.reasons}
         if rep.resolved_from:
             why["resolved_from"] = rep.resolved_from  # the newer section is a heading over this one
         rep.reasons = [why] + rep.reasons
@@ -518,7 +518,7 @@ class Guard:
         for i, res in enumerate(out):
             sid = res.get("section_id")
             res["whole_section"] = whole = bool(sid and res.get("whole_section"))
-            if whole:
+            if whole and sid:
                 if sid in first:
                     res["duplicate_of"] = first[sid]
                 else:

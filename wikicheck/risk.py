@@ -40,7 +40,7 @@ from .config import record_events_enabled  # the opt-out (re-exported: it was de
 from .dates import iso
 from .vocabulary import DEFAULT_WEIGHT, KINDS, LEVEL_RANK, LEVELS, kind_weight, weights_text
 
-SEVERITY = {lvl: LEVEL_RANK[lvl] + 1 for lvl in LEVELS}  # info 1, warning 2, error 3
+SEVERITY: dict[str, int] = {lvl: LEVEL_RANK[lvl] + 1 for lvl in LEVELS}  # info 1, warning 2, error 3
 KIND_WEIGHT = {k.name: k.weight for k in KINDS.values()}  # the weights live in wikicheck.vocabulary
 DEFAULT_KIND_WEIGHT = DEFAULT_WEIGHT
 EXPOSURE_DAYS = 30
@@ -71,7 +71,7 @@ class Exposure:
 
     @property
     def hits(self) -> float:
-        return sum(getattr(self, k) * w for k, w in HIT_WEIGHTS.items())
+        return float(sum(getattr(self, k) * w for k, w in HIT_WEIGHTS.items()))
 
     @property
     def total(self) -> int:
@@ -158,7 +158,7 @@ def exposure_of(section_ids: Iterable[str], by_section: dict[str, Exposure]) -> 
 
 def events_recorded(store: Any) -> bool:
     """Whether the guard has recorded anything at all (so zero exposure means 'nobody asked')."""
-    return store.db.execute("select exists(select 1 from guard_events)").fetchone()[0] == 1
+    return bool(store.db.execute("select exists(select 1 from guard_events)").fetchone()[0] == 1)
 
 
 __all__ = [

@@ -142,12 +142,13 @@ def check_k(k: Any) -> int:
 def check_policy(policy: Any) -> str:
     if policy not in POLICIES:
         raise BadRequest(f'"policy" should be one of {", ".join(POLICIES)}, got {json.dumps(policy, default=str)}')
-    return policy
+    return str(policy)
 
 
 def run_search(guard: Guard, query: Any, k: Any = 5, policy: Any = "block") -> dict[str, Any]:
     """One guarded search, as ``wikicheck search --json`` prints it."""
-    return jsonable(search_runs(guard, [(check_query(query), check_k(k), check_policy(policy))])[0])
+    run: dict[str, Any] = jsonable(search_runs(guard, [(check_query(query), check_k(k), check_policy(policy))])[0])
+    return run
 
 
 def run_search_batch(guard: Guard, queries: Any, k: Any = 5, policy: Any = "block") -> dict[str, Any]:
@@ -159,7 +160,9 @@ def run_search_batch(guard: Guard, queries: Any, k: Any = 5, policy: Any = "bloc
     k, policy = check_k(k), check_policy(policy)
     with guarded(guard):
         runs = guard.search_many(queries, k, policy)
-    return jsonable({"version": 1, "runs": [guard_runs_json(q, policy, rs) for q, rs in zip(queries, runs)]})
+    batch: dict[str, Any] = jsonable({"version": 1, "runs": [guard_runs_json(q, policy, rs)
+                                                             for q, rs in zip(queries, runs)]})
+    return batch
 
 
 def search_runs(guard: Guard, searches: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
@@ -193,7 +196,8 @@ def run_filter(guard: Guard, chunks: Any, limit: int | None = MAX_ITEMS) -> dict
             results = guard.check_chunks(chunks)
         except ValueError as e:  # Guard's documented answer to a malformed chunk
             raise BadRequest(str(e)) from None
-    return jsonable({"version": 1, "results": results})
+    answer: dict[str, Any] = jsonable({"version": 1, "results": results})
+    return answer
 
 
 def health(guard: Guard) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from ..vocabulary import LEVELS
 from .core import EXIT_FINDINGS, app, default_index
 
 
-
 @app.command()
 def report(
     index: str = typer.Option(None, "--index", "-i", help="Index directory [default: $WIKICHECK_INDEX or indexes/default]."),

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from .core import app, default_index
 from ..config import load_config, record_events_enabled
+from .core import app, default_index
 
 if TYPE_CHECKING:
     from ..guard import Result

@@ -556,8 +556,8 @@ def render(bundle: dict[str, Any], fmt: str, report: dict[str, Any] | None = Non
         digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode()
         csp = (f"default-src 'none'; style-src 'sha256-{digest}'; img-src 'none'; script-src 'none'; "
                "object-src 'none'; base-uri 'none'; form-action 'none'")
-        return _env("html").get_template("owners.html.j2").render(ctx | {"css": css, "csp": csp})
-    return _env("md").get_template("owners.md.j2").render(ctx)
+        return str(_env("html").get_template("owners.html.j2").render(ctx | {"css": css, "csp": csp}))
+    return str(_env("md").get_template("owners.md.j2").render(ctx))
 
 
 def _write(path: Path, text: str) -> None:
