@@ -115,7 +115,6 @@ def embedding_inputs(index: Path) -> list[tuple[str, str]]:
 
 def run_crawl(repo: Path, index: Path, config: Any, embedder: Any) -> dict[str, Any]:
     from wikicheck.crawl import crawl
-
     from wikicheck.store import Store
 
     with Meter() as m:

@@ -213,8 +213,6 @@ def check_index(index: Path, repo: str | None, sample: int, seed: int) -> tuple[
             parts = line.split()
             ctime[parts[0]] = int(parts[1])
             parent[parts[0]] = parts[2] if len(parts) > 2 else None
-        author_of = {c: a for c, a in (ln.split(" ", 1) for ln in
-                                        git(top, "log", "--format=%H %an <%ae>", "HEAD").splitlines())}
 
         # ---------------------------------------------------------------- blame, every live section
         secs = [dict(r) for r in db.execute(

@@ -501,7 +501,7 @@ def symlink_out(m: Maker) -> None:
     outside = m.root.parent / "outside"
     target = m.rng.choice(("/etc/passwd", "/etc/hostname", "/etc", "/", "/proc/self/environ", "/proc/self/status",
                            str(outside / "secret.md"), str(outside), "../" * 12 + "etc/passwd"))
-    page = not (target in ("/etc", "/", str(outside)))
+    page = target not in ("/etc", "/", str(outside))
     m.link(target, ".md" if page else "", page=page)
 
 

@@ -39,7 +39,7 @@ def queries(index: Path) -> list[str]:
         if not titles[path] and level == 1:
             titles[path] = heading
     out: list[str] = []
-    for path, _, heading, level in rows:
+    for path, _, heading, _level in rows:
         title = titles[path] or Path(path).stem
         if heading and heading != title:
             out.append(f"{title}: {heading}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from service_helpers import CANONICAL, SAMPLE_WIKI, STALE_COPY, sample_guard
 
 langchain_core = pytest.importorskip("langchain_core")

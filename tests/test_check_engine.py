@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from rules.helpers import NOW, check, crawl_check, load_toml, make_wiki, md, of, show
+
 from wikicheck.check import LEVELS, latest_findings, level_at_least
 from wikicheck.config import load_config
 from wikicheck.errors import ConfigError

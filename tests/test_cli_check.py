@@ -8,8 +8,8 @@ import datetime as dt
 import json
 
 import pytest
-
 from rules.helpers import make_wiki, md
+
 from wikicheck.crawl import crawl
 from wikicheck.embed import get_embedder
 from wikicheck.rules import RULES

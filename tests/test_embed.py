@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from wikicheck.embed import (
-    DEFAULT_MODEL, HashEmbedder, SentenceTransformerEmbedder, check_model, embed_pending, get_embedder,
+    DEFAULT_MODEL,
+    HashEmbedder,
+    SentenceTransformerEmbedder,
+    check_model,
+    embed_pending,
+    get_embedder,
 )
 from wikicheck.errors import ModelMismatch, WikicheckError
 from wikicheck.model import Document

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from service_helpers import CANONICAL, SAMPLE_WIKI, STALE_COPY, sample_index
+
 from wikicheck.guard import Guard, GuardConfig
 
 QUERY = "restart pgbouncer with systemctl on db-01"
@@ -187,7 +187,9 @@ def test_search_text_shows_one_date_per_result_as_the_readme_does(index, real_em
     args, shown = _readme_search_example()
     r = cli(*args, "--index", index, "--no-events")
     assert r.exit_code == 0, r.output
-    days = lambda lines: [re.sub(r"\d+ days ago", "N days ago", ln) for ln in lines]
+    def days(lines: list[str]) -> list[str]:
+        return [re.sub(r"\d+ days ago", "N days ago", ln) for ln in lines]
+
     assert days(r.stdout.splitlines()) == days(shown)
     for block in re.split(r"^(?=\d+\. \[)", r.stdout, flags=re.MULTILINE)[1:]:
         first, *rest = block.splitlines()

@@ -451,3 +451,11 @@ def test_a_step_two_runbooks_share_is_not_handed_over_to_the_other_runbook(tmp_p
     finally:
         guard.close()
     assert ("db/reindex.md", None) in got, got
+
+
+def test_a_guard_with_another_model_is_a_model_mismatch(wiki_index):
+    """One model check (#13): the guard raises the ModelMismatch that crawl raises, with the fix."""
+    from wikicheck.errors import ModelMismatch
+
+    with pytest.raises(ModelMismatch, match=f'was embedded with "{MODEL}", not "test-hash-32"; use --model'):
+        Guard(wiki_index, embedder=get_embedder("test-hash-32"), config=GuardConfig(record_events=False))

@@ -213,7 +213,9 @@ def test_md_escape_and_code_spans():
 
 def test_suggested_actions():
     newer = {"path": "new.md", "heading": "Run"}
-    f = lambda kind, **ev: {"kind": kind, "evidence": ev, "message": ""}
+    def f(kind: str, **ev: object) -> dict[str, object]:
+        return {"kind": kind, "evidence": ev, "message": ""}
+
     assert suggest_action(f("superseded"), newer, 900, Exposure(), True)["action"] == "redirect"
     assert suggest_action(f("superseded"), newer, 900, Exposure(), True)["target"] == "new.md"
     assert suggest_action(f("contradicted"), newer, 900, Exposure(), True)["action"] == "update"

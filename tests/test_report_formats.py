@@ -7,8 +7,8 @@ import json
 import re
 
 import pytest
-
 from rules.helpers import crawl_check, make_wiki, md
+
 from wikicheck.report import FORMATTERS
 from wikicheck.rules import RULES
 

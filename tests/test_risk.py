@@ -151,6 +151,22 @@ def test_record_events_opt_out(monkeypatch, env, cfg, expected):
     assert record_events_enabled(config(cfg)) is expected
 
 
+@pytest.mark.parametrize("env,expected", [
+    (None, True), ("", True), ("0", True), ("false", True), (" No ", True), ("off", True),
+    ("1", False), ("true", False), ("yes", False),
+])
+def test_the_guard_and_the_cli_read_wikicheck_no_events_alike(monkeypatch, env, expected):
+    """One parser (#13): the guard's default read "false" as "no events" where the CLI read it as "events"."""
+    from wikicheck.guard import GuardConfig
+
+    if env is None:
+        monkeypatch.delenv("WIKICHECK_NO_EVENTS", raising=False)
+    else:
+        monkeypatch.setenv("WIKICHECK_NO_EVENTS", env)
+    assert record_events_enabled(None) is expected
+    assert GuardConfig().record_events is expected
+
+
 def test_search_cli_honours_the_opt_out(tmp_path, cli, fake_embedder):
     """`wikicheck search` records exposure unless [guard] record-events = false or WIKICHECK_NO_EVENTS=1."""
     wiki = make_wiki(tmp_path / "wiki", {"a.md": md("updated: 2026-11-01", "# Restart\n\nRestart the service.\n")})

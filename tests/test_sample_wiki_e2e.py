@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from rules.helpers import NOW, of, show
+
 from wikicheck.check import run_checks
 from wikicheck.config import load_config
 from wikicheck.crawl import crawl

@@ -16,18 +16,16 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
 
-
 from .config import Config, load_config
 from .dates import now_iso, to_datetime
 from .drift import Drift, DriftOptions
 from .model import normalise_text
+from .owners import OwnerResolver
 from .parse import markdown_tokens, split_front_matter
 from .policy import Policies, RetiredTerm
 from .rules import RULES, Rule, RuleHit
 from .store import Store
-
-LEVELS = ("info", "warning", "error")
-LEVEL_RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
+from .vocabulary import LEVELS, level_at_least
 
 
 @dataclass
@@ -73,7 +71,7 @@ class CheckResult:
     recorded: str = "no"  # what this check wrote: RECORD_MODES
 
     def summary(self) -> dict[str, Any]:
-        by_level = {lvl: 0 for lvl in LEVELS}
+        by_level: dict[str, int] = {lvl: 0 for lvl in LEVELS}
         by_kind: dict[str, int] = {}
         for f in self.findings:
             by_level[f.level] += 1
@@ -118,6 +116,7 @@ class CheckContext:
             if d.get("url"):
                 self.doc_by_url.setdefault(d["url"].rstrip("/"), d)
         self.sources = {s["name"]: s for s in store.sources()}
+        self.owners = OwnerResolver.for_store(store, config)  # the findings' owners, as the reports name them
         self._drift: list[Any] | None = None
         self._anchors: dict[str, set[str]] = {}
         self.drift_options = DriftOptions()
@@ -386,10 +385,6 @@ def _discover_config(store: Store) -> Config:
     return load_config(None, sources_from=store.path.parent if store.path is not None else None)
 
 
-def _owner(doc: dict[str, Any]) -> str | None:
-    return doc.get("owner") or None
-
-
 def _to_findings(ctx: CheckContext, policies: Policies, hits: list[tuple[Rule, RuleHit]]) -> tuple[list[Finding], int]:
     out: dict[str, Finding] = {}
     suppressed = 0
@@ -429,7 +424,8 @@ def _to_findings(ctx: CheckContext, policies: Policies, hits: list[tuple[Rule, R
             heading=target["heading"] if target else "", heading_path=target["heading_path"] if target else [],
             section_id=target["id"] if target else None, document_id=doc["id"],
             scope="section" if h.section_id else "document", line=line, message=h.message, evidence=h.evidence,
-            newer=newer, owner=_owner(doc), changed_at=(sec or {}).get("changed_at") or ctx.doc_changed_at(doc),
+            newer=newer, owner=ctx.owners.for_finding("section" if h.section_id else "document", sec, doc).as_text(),
+            changed_at=(sec or {}).get("changed_at") or ctx.doc_changed_at(doc),
             fingerprint=fp, source=doc["source"],
         )
         if fp not in out:
@@ -462,9 +458,10 @@ def _suppressed(code: str, line: int, sec: dict[str, Any] | None, file_codes: se
 def _baseline_run(store: Store) -> int | None:
     """The last recorded run: runs that only hold verdicts are never one; runs from before the
     distinction (no "recorded" in their summary) all are."""
-    return store.db.execute(
+    run: int | None = store.db.execute(
         "select max(id) from check_runs where status = 'ok' "
         "and coalesce(json_extract(summary, '$.recorded'), 'run') = 'run'").fetchone()[0]
+    return run
 
 
 def _compare(store: Store, result: CheckResult) -> dict[str, int]:
@@ -473,7 +470,7 @@ def _compare(store: Store, result: CheckResult) -> dict[str, int]:
     prev = _baseline_run(store)
     result.baseline_run = prev
     prev_rows = list(store.db.query("select * from findings where run_id = ?", [prev])) if prev else []
-    prev_fps = {r["fingerprint"]: r["first_seen_run"] or prev for r in prev_rows}
+    prev_fps: dict[str, int] = {r["fingerprint"]: r["first_seen_run"] or prev for r in prev_rows} if prev else {}
     for f in result.findings:
         f.new = f.fingerprint not in prev_fps
     current = {f.fingerprint for f in result.findings}
@@ -487,9 +484,11 @@ def _compare(store: Store, result: CheckResult) -> dict[str, int]:
 
 def _record(store: Store, result: CheckResult, policies: Policies, prev_fps: dict[str, int]) -> None:
     with store.transaction():
-        run_id = store.db["check_runs"].insert({
+        pk = store.db.table("check_runs").insert({
             "started_at": now_iso(), "status": "running", "config": json.dumps(policies.describe(), sort_keys=True),
         }).last_pk
+        assert pk is not None
+        run_id = int(pk)
         rows = []
         for f in result.findings:
             rows.append({
@@ -503,9 +502,9 @@ def _record(store: Store, result: CheckResult, policies: Policies, prev_fps: dic
                 "first_seen_run": run_id if f.new else prev_fps[f.fingerprint],
             })
         if rows:
-            store.db["findings"].insert_all(rows)
-        result.run_id = int(run_id)  # type: ignore[arg-type]
-        store.db["check_runs"].update(run_id, {
+            store.db.table("findings").insert_all(rows)
+        result.run_id = run_id
+        store.db.table("check_runs").update(run_id, {
             "finished_at": now_iso(), "status": "ok", "findings": len(result.findings),
             "new": sum(f.new for f in result.findings), "resolved": len(result.resolved),
             "seconds": round(result.seconds, 3), "summary": json.dumps(result.summary(), sort_keys=True),
@@ -530,11 +529,7 @@ def record_run(store: Store, result: CheckResult) -> None:
         raise ValueError('this check wrote nothing to record; run it with record="verdicts" or "run"')
     result.recorded = "run"
     with store.transaction():
-        store.db["check_runs"].update(result.run_id, {"summary": json.dumps(result.summary(), sort_keys=True)})
-
-
-def level_at_least(level: str, threshold: str) -> bool:
-    return LEVEL_RANK[level] >= LEVEL_RANK[threshold]
+        store.db.table("check_runs").update(result.run_id, {"summary": json.dumps(result.summary(), sort_keys=True)})
 
 
 def latest_findings(store: Store) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,12 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import ConfigError
+from .owners import validate_owners
+from .policy import validate_exempt, validate_policies, validate_retired, validate_rules
 
 CONFIG_NAME = "wikicheck.toml"
 
-# section -> option -> (type, default)
+# The sections whose options are plain typed values: section -> option -> (type, default)
 SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
     "embedding": {
         "model": (str, "all-MiniLM-L6-v2"),
@@ -34,6 +37,10 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "generator": (str, "auto"),  # auto (from its config file), none, hugo, mkdocs, docusaurus, middleman, generic
         "site-root": (str, ""),  # the folder the site's pages come from, relative to the crawled folder
         "url-prefix": (str, ""),  # the URL path those pages are published under, e.g. /docs
+    },
+    # the retrieval guard's exposure events for the owner reports (wikicheck/risk.py)
+    "guard": {
+        "record-events": (bool, True),
     },
 }
 
@@ -51,13 +58,13 @@ class Config:
         return os.environ.get("WIKICHECK_MODEL") or self.get("embedding", "model")
 
 
-def _validate(data: dict[str, Any], where: str) -> None:
-    for section, options in data.items():
-        if section not in SCHEMA:
-            if section in EXTRA_SECTIONS:
-                EXTRA_SECTIONS[section](options, where)
-                continue
-            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join(sorted(set(SCHEMA) | set(EXTRA_SECTIONS)))})")
+SectionValidator = Callable[[Any, str], None]  # (the section's value, where it was read) -> raises ConfigError
+
+
+def _options(section: str) -> SectionValidator:
+    """The validator of a section of SCHEMA: a table of known options, each of its type."""
+
+    def validate(options: Any, where: str) -> None:
         if not isinstance(options, dict):
             raise ConfigError(f"{where}: [{section}] should be a table")
         for opt, value in options.items():
@@ -66,11 +73,37 @@ def _validate(data: dict[str, Any], where: str) -> None:
                     f'{where}: unknown option "{opt}" in [{section}] (known: {", ".join(sorted(SCHEMA[section]))})')
             typ = SCHEMA[section][opt][0]
             if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-                name = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
-                raise ConfigError(f'{where}: option "{opt}" of [{section}] should be {name}, got {value!r}')
+                raise ConfigError(f'{where}: option "{opt}" of [{section}] should be {_type_name(typ)}, got {value!r}')
             choices = _choices(section, opt)
             if choices is not None and value not in choices:
                 raise ConfigError(f'{where}: option "{opt}" of [{section}] should be one of {", ".join(choices)}, got {value!r}')
+
+    return validate
+
+
+def _type_name(typ: type | tuple[type, ...]) -> str:
+    if typ is bool:
+        return "true or false"
+    return typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+
+
+# Every section a config may have, with its validator: registered here and nowhere else (#13).
+SECTIONS: dict[str, SectionValidator] = {
+    **{section: _options(section) for section in SCHEMA},  # embedding, crawl, links, guard
+    "rules": validate_rules,  # wikicheck/policy.py
+    "policies": validate_policies,
+    "exempt": validate_exempt,
+    "retired": validate_retired,
+    "owners": validate_owners,  # wikicheck/owners.py
+}
+
+
+def validate_config(data: dict[str, Any], where: str) -> None:
+    """Check every section of a config (`where` names it in errors) before any work starts: ConfigError."""
+    for section, options in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join(sorted(SECTIONS))})")
+        SECTIONS[section](options, where)
 
 
 def _choices(section: str, option: str) -> tuple[str, ...] | None:
@@ -82,12 +115,16 @@ def _choices(section: str, option: str) -> tuple[str, ...] | None:
     return None
 
 
-# Sections validated by other modules (rules, policies), registered explicitly by them.
-EXTRA_SECTIONS: dict[str, Any] = {}
+def env_flag(name: str) -> bool:
+    """An on/off environment variable: unset, empty, 0, false, no and off (any case) are off."""
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
-def _register_extra_sections() -> None:
-    from . import owners, policy, risk  # noqa: F401  ([rules], [[policies]], [exempt], [[retired]], [owners], [guard])
+def record_events_enabled(config: Config | None = None) -> bool:
+    """Whether the guard should record what it serves: off with WIKICHECK_NO_EVENTS=1 or [guard] record-events = false."""
+    if env_flag("WIKICHECK_NO_EVENTS"):
+        return False
+    return bool((config or Config()).get("guard", "record-events"))
 
 
 def _config_in_sources(index: str | Path) -> Path | None:
@@ -154,6 +191,5 @@ def load_config(path: str | Path | None = None, *, discover: bool = True,
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: invalid TOML: {e}") from None
     data = raw.get("tool", {}).get("wikicheck", {}) if p.name == "pyproject.toml" else raw
-    _register_extra_sections()
-    _validate(data, str(p))
+    validate_config(data, str(p))
     return Config(copy.deepcopy(data), p)

@@ -13,7 +13,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -152,7 +152,7 @@ def crawl(
     *,
     embedder: Embedder | None = None,
     reembed: bool = False,
-    names: list[str | None] | None = None,
+    names: Sequence[str | None] | None = None,
     kind: str | None = None,
     progress: Progress | None = None,
     source_options: dict[str, Any] | None = None,
@@ -194,7 +194,7 @@ def crawl(
             store.close()
 
 
-def _recorded_kinds(index_dir: Path, specs: list[str], names: list[str | None] | None) -> dict[int, tuple[str, str, str]]:
+def _recorded_kinds(index_dir: Path, specs: list[str], names: Sequence[str | None] | None) -> dict[int, tuple[str, str, str]]:
     """The sources of `specs` that the index has crawled already (same name and root, with pages):
     {position: (name, root, kind)}. Read before the lock: only the kind is taken from it."""
     from .errors import WikicheckError
@@ -311,7 +311,7 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
             summary.documents_removed += sorted(removed_before - present - {old for old, _ in renamed})
             if scan.cache is not None:  # after the pages: a crawl killed before this refetches, nothing worse
                 store.replace_http_cache(src.name, scan.cache)
-            store.set_source_commit(src.name, getattr(src, "head", None) or store.source(src.name)["last_commit"])
+            store.set_source_commit(src.name, getattr(src, "head", None) or (store.source(src.name) or {})["last_commit"])
 
         t = time.perf_counter()
         if store.model_id() != embedder.model_id:
@@ -442,6 +442,6 @@ def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSum
     if total or n:
         prog("history", total or n, total or n)  # commits that changed no page count as read too
     with store.transaction():
-        store.db["sources"].update(src.name, {"last_commit": head})
+        store.db.table("sources").update(src.name, {"last_commit": head})
         store.db.execute("delete from meta where key like ? and key != ?", [f"history:{src.name}:%", key])
     return problems

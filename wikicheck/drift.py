@@ -850,7 +850,7 @@ class Drift:
         used = set()
         rest_x = []
         for x in xs:
-            y = ymap.get(key(x))
+            y = ymap.get(key(x))  # type: ignore[assignment]  # None is tested next
             if y is not None and y.row["id"] not in used:
                 out.append((x, y))
                 used.add(y.row["id"])
@@ -896,7 +896,7 @@ class Drift:
 
     def copied_pages(self) -> list[Hit]:
         out: list[Hit] = []
-        for pair, aligned in self.page_pairs().items():
+        for pair in self.page_pairs():
             # the history shows one page was made from the other: the source is never the stale copy
             # of the page made from it, whatever dates later cosmetic edits gave that copy
             source = self._made_from.get(pair)
@@ -1025,8 +1025,8 @@ class Drift:
 
     def _page_eff(self, doc_id: str) -> str | None:
         dates = [self.eff_date(s) for s in self.by_doc.get(doc_id, [])]
-        dates = [d for d in dates if d]
-        return max(dates) if dates else None
+        known = [d for d in dates if d]
+        return max(known) if known else None
 
     def _page_claims(self, doc_id: str) -> dict[tuple[str, str], list[tuple[Any, _Sec]]]:
         cache = self._page_claim_cache

@@ -25,7 +25,6 @@ there is a query).
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,15 +33,17 @@ from typing import Any, Iterable
 import numpy as np
 
 from .check import latest_findings
-from .embed import Embedder, get_embedder
+from .config import env_flag, load_config
+from .embed import Embedder, check_model, get_embedder
 from .errors import WikicheckError
 from .index import VectorIndex
+from .owners import OwnerResolver
 from .readers import crawl_state, require_complete
 from .store import Store
+from .vocabulary import BLOCK_KINDS, LEVEL_RANK, VERDICT_RANK, WARN_KINDS
 
 POLICIES = ("block", "demote", "annotate")
-BLOCK_KINDS = ("superseded", "contradicted", "obsolete", "deprecated", "retired_term")
-WARN_KINDS = ("stale", "review_expired", "broken_link", "duplicate")
+# which kinds of finding block and which warn: wikicheck.vocabulary (BLOCK_KINDS, WARN_KINDS)
 
 
 @dataclass
@@ -53,7 +54,7 @@ class GuardConfig:
     missing_date: str = "warn"  # what a section with no known date gets: ok (fail-open) | warn | block (fail-closed)
     candidates: int = 20  # raw hits considered per query before guarding
     # exposure for the owners' reports; opt out with WIKICHECK_NO_EVENTS=1 or [guard] record-events = false
-    record_events: bool = field(default_factory=lambda: os.environ.get("WIKICHECK_NO_EVENTS", "") in ("", "0"))
+    record_events: bool = field(default_factory=lambda: not env_flag("WIKICHECK_NO_EVENTS"))
 
 
 @dataclass
@@ -90,8 +91,6 @@ class Result:
         }
 
 
-_LEVEL = {"info": 0, "warning": 1, "error": 2}
-_VERDICT_RANK = {"ok": 0, "warn": 1, "block": 2}
 _EPS = 1e-6
 _HEADING_LINE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 
@@ -163,7 +162,7 @@ class _Chunk:
     def of(cls, chunk: dict[str, Any]) -> _Chunk:
         from .model import text_hash
 
-        meta = chunk.get("metadata") if isinstance(chunk.get("metadata"), dict) else {}
+        meta: dict[str, Any] = chunk["metadata"] if isinstance(chunk.get("metadata"), dict) else {}
 
         def pick(key: str) -> str | None:
             v = chunk.get(key)
@@ -208,9 +207,10 @@ class Guard:
         if not model:
             raise WikicheckError(f"index {index_dir} has no embeddings yet; run \"wikicheck crawl\" first")
         self.embedder = embedder or get_embedder(model)
-        if self.embedder.model_id != model:
-            raise WikicheckError(f'index {index_dir} was embedded with "{model}", not "{self.embedder.model_id}"')
+        check_model(model, self.embedder.model_id, str(index_dir))  # ModelMismatch, as crawl and embed raise it
         self.index = VectorIndex.load(self.store, index_dir, model)
+        # owners as `wikicheck check` and the owner reports name them: the config they discover ([owners])
+        self._wiki_config = load_config(None, sources_from=self.index_dir)
         self.reload()
 
     def _state(self) -> tuple[Any, Any]:
@@ -268,6 +268,7 @@ class Guard:
         # retrieval never returns a section without text (see the module docstring)
         self.index.exclude(r["key"] for r in self.sections.values() if not has_text(r))
         self.docs = {d["id"]: d for d in self.store.documents()}
+        self.owners = OwnerResolver.for_store(self.store, self._wiki_config)
         self.by_section: dict[str, list[dict[str, Any]]] = {}
         self.by_document: dict[str, list[dict[str, Any]]] = {}
         self.has_check = False
@@ -289,13 +290,13 @@ class Guard:
         verdict = "ok"
         reasons = []
         newer = None
-        for f in sorted(findings, key=lambda f: -_LEVEL[f["level"]]):
+        for f in sorted(findings, key=lambda f: -LEVEL_RANK[f["level"]]):
             reasons.append({
                 "rule": f["rule"], "name": f["name"], "kind": f["kind"], "level": f["level"], "message": f["message"],
                 "evidence": f["evidence"], "newer": f["newer"], "fingerprint": f["fingerprint"],
                 "scope": f["scope"],  # "document": about the whole page, its dates are the page's (#12)
             })
-            if f["kind"] in self.config.block_kinds and _LEVEL[f["level"]] >= _LEVEL[self.config.min_block_level]:
+            if f["kind"] in self.config.block_kinds and LEVEL_RANK[f["level"]] >= LEVEL_RANK[self.config.min_block_level]:
                 verdict = "block"
                 if newer is None and f["newer"] and f["newer"]["section_id"] != section["id"]:
                     newer = f["newer"]
@@ -313,8 +314,8 @@ class Guard:
 
     def _result(self, section: dict[str, Any], score: float) -> Result:
         verdict, reasons, newer = self.judge(section)
-        doc = self.docs.get(section["document_id"]) or {}
-        return Result(section, score, verdict, reasons, newer, owner=doc.get("owner"))
+        owner = self.owners.for_section(section, self.docs.get(section["document_id"])).as_text()
+        return Result(section, score, verdict, reasons, newer, owner=owner)
 
     # ------------------------------------------------------------------ search
 
@@ -355,7 +356,7 @@ class Guard:
         if policy == "annotate":
             final = results[:k]
         elif policy == "demote":
-            final = sorted(results, key=lambda r: _VERDICT_RANK[r.verdict])[:k]  # stable: keeps similarity order
+            final = sorted(results, key=lambda r: VERDICT_RANK[r.verdict])[:k]  # stable: keeps similarity order
             lowest = float("inf")
             for r in final:
                 r.demoted = r.verdict != "ok" and lowest < r.score - _EPS
@@ -474,10 +475,10 @@ class Guard:
         rep.replaced = {"section_id": b["id"], "path": b["path"], "heading": b["heading"],
                         "heading_path": b["heading_path"], "changed_at": b.get("changed_at"),
                         "verdict": blocked.verdict, "score": round(float(blocked.score), 4)}
-        why = {"name": "replacement", "kind": "replacement", "level": "info",
-               "message": f"replaces {b['path']} §{b['heading']}: "
-                          + (blocked.reasons[0]["message"] if blocked.reasons else "blocked"),
-               "replaced_reasons": blocked.reasons}
+        why: dict[str, Any] = {"name": "replacement", "kind": "replacement", "level": "info",
+                               "message": f"replaces {b['path']} §{b['heading']}: "
+                                          + (blocked.reasons[0]["message"] if blocked.reasons else "blocked"),
+                               "replaced_reasons": blocked.reasons}
         if rep.resolved_from:
             why["resolved_from"] = rep.resolved_from  # the newer section is a heading over this one
         rep.reasons = [why] + rep.reasons
@@ -517,7 +518,7 @@ class Guard:
         for i, res in enumerate(out):
             sid = res.get("section_id")
             res["whole_section"] = whole = bool(sid and res.get("whole_section"))
-            if whole:
+            if whole and sid:
                 if sid in first:
                     res["duplicate_of"] = first[sid]
                 else:
@@ -598,7 +599,7 @@ class Guard:
         not blocked, then the first in page order."""
         if len(sections) <= 1:
             return sections[0] if sections else None
-        return min(sections, key=lambda s: (not self._heading_matches(s, c), _VERDICT_RANK[self.judge(s)[0]]))
+        return min(sections, key=lambda s: (not self._heading_matches(s, c), VERDICT_RANK[self.judge(s)[0]]))
 
     def _by_path(self, c: _Chunk) -> dict[str, Any] | None:
         """The live section a chunk's path (+ heading, or + the heading its text starts with) names."""

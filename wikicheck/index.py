@@ -166,7 +166,7 @@ def _read_checked(path: Path, manifest: Manifest) -> tuple[np.ndarray | None, In
         data = np.fromfile(path, dtype="uint8")
     except OSError as e:
         return None, _damaged(f"{INDEX_NAME} unreadable: {e.strerror}")
-    if hashlib.sha256(data).hexdigest() != manifest.sha256:
+    if hashlib.sha256(data).hexdigest() != manifest.sha256:  # type: ignore[arg-type]  # an ndarray is a buffer
         return None, _damaged(f"checksum mismatch: {INDEX_NAME} changed after it was built")
     return data, OK
 

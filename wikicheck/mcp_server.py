@@ -8,7 +8,7 @@ shape of the HTTP API and of ``wikicheck search --json`` / ``wikicheck filter``:
 the newer section to follow, what a result replaces, and provenance.
 
 Served over stdio by ``wikicheck mcp`` (serve_stdio) and over streamable HTTP at /mcp by
-``wikicheck serve``. Either way the tools reach the guard through a GuardPool (see serve.py), and a
+``wikicheck serve``. Either way the tools reach the guard through a GuardPool (see service.py), and a
 message holding a lone UTF-16 surrogate gets a JSON-RPC error, not silence (#11 point 14).
 """
 
@@ -33,13 +33,12 @@ from typing_extensions import NotRequired, TypedDict
 
 from . import __version__
 from .guard import Guard
-from .serve import (
+from .service import (
     MAX_ITEMS,
     MAX_K,
     BadRequest,
     GuardPool,
     Overloaded,
-    _state,
     lone_surrogate,
     run_filter,
 )
@@ -194,7 +193,6 @@ def create_mcp_server(guard: Guard, pool: GuardPool | None = None) -> MCPServer:
     """An MCP server with the tools search_runbooks and check_chunks over an open Guard.
 
     Calls go through `pool` (the HTTP API's, so that both share one queue), or a pool of its own."""
-    _state(guard)  # share the HTTP API's lock, and note which check run the verdicts come from
     pool = pool or GuardPool(guard)
     server: MCPServer = MCPServer("wikicheck", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
 

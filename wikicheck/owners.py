@@ -34,10 +34,12 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import EXTRA_SECTIONS, Config
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 CODEOWNERS_LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")  # GitHub's search order
 
@@ -71,6 +73,10 @@ class Ownership:
 
     def to_json(self) -> dict[str, Any]:
         return {"owners": list(self.owners), "source": self.source, "label": self.label, "detail": self.detail}
+
+    def as_text(self) -> str | None:
+        """The owners as one string, the way check output and guard provenance show them ("a, b"; None: unowned)."""
+        return ", ".join(self.owners) or None
 
 
 UNOWNED = Ownership((), "none", "no front matter owner, CODEOWNERS pattern, [owners] entry or git author")
@@ -285,7 +291,8 @@ def config_rules(config: Config | None) -> list[Rule]:
     return rules
 
 
-def _validate_owners(section: Any, where: str) -> None:
+def validate_owners(section: Any, where: str) -> None:
+    """The [owners] section (registered in config.SECTIONS)."""
     if not isinstance(section, dict):
         raise ConfigError(f'{where}: [owners] should be a table of "folder/" = "@org/team" entries')
     for pat, value in section.items():
@@ -301,8 +308,6 @@ def _validate_owners(section: Any, where: str) -> None:
         except (ValueError, re.error) as e:
             raise ConfigError(f'{w}: invalid pattern: {e}') from None
 
-
-EXTRA_SECTIONS.update({"owners": _validate_owners})
 
 
 # ----------------------------------------------------------------------------- resolution
@@ -428,6 +433,23 @@ class OwnerResolver:
         author = section.get("author") or doc.get("author")
         ts = section.get("timestamp_source") if section.get("author") else doc.get("timestamp_source")
         return self.resolve(section["source"], section["path"], doc.get("owner"), author, ts)
+
+    def for_document(self, document: dict[str, Any]) -> Ownership:
+        return self.resolve(document["source"], document["path"], document.get("owner"), document.get("author"),
+                            document.get("timestamp_source"))
+
+    def for_finding(self, scope: str | None, section: dict[str, Any] | None, document: dict[str, Any] | None, *,
+                    source: str = "", path: str = "", recorded_owner: Any = None) -> Ownership:
+        """The owners of a finding: its section's (scope "section"), else its page's. The one answer that
+        check output, guard provenance and the owner reports give (#13: check read front matter only).
+
+        Without the page's row (a finding of a page no longer in the store), `source` and `path` are
+        resolved, and `recorded_owner` (the owner the finding was stored with) is the last resort."""
+        if scope == "section" and section is not None:
+            return self.for_section(section, document)
+        if document is not None:
+            return self.for_document(document)
+        return self.declared(source, path) or self.resolve(source, path, recorded_owner)
 
 
 _IDENTITY = re.compile(r"\A(?P<name>[^<>]*?)\s*<(?P<email>[^<>\s]*)>\Z")

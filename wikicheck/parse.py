@@ -199,9 +199,9 @@ def _assemble(doc: Document, headings: list[_Heading], blocks: list[_Block], nli
     spans: list[tuple[_Heading | None, tuple[int, int], tuple[int, int]]] = []
     first = starts[0] if starts else (nlines, 0)
     spans.append((None, (body_start, 0), first))
-    for i, h in enumerate(headings):
-        end = starts[i + 1] if i + 1 < len(starts) else (nlines, 0)
-        spans.append((h, (h.line, h.col), end))
+    for i, hd in enumerate(headings):
+        stop = starts[i + 1] if i + 1 < len(starts) else (nlines, 0)
+        spans.append((hd, (hd.line, hd.col), stop))
 
     sections: list[Section] = []
     stack: list[tuple[int, str]] = []
@@ -283,11 +283,10 @@ class _BoundedInlineParser(ParserInline):
     the square of its length (60 KB of "![" took 33 s, a 5 MB page hours). Past a budget of brackets times
     length the paragraph is parsed without the link and image rules: its text is kept, link syntax and all."""
 
-    def parse(self, src: str, md: MarkdownIt, env: Any, tokens: list[Token]) -> None:
+    def parse(self, src: str, md: MarkdownIt, env: Any, tokens: list[Token]) -> list[Token]:
         if src.count("[") * len(src) > _LINK_SCAN_BUDGET:
-            _NO_LINKS.inline.parse(src, md, env, tokens)
-            return
-        super().parse(src, md, env, tokens)
+            return _NO_LINKS.inline.parse(src, md, env, tokens)
+        return super().parse(src, md, env, tokens)
 
 
 _LINK_SCAN_BUDGET = 5_000_000  # "[" x characters: 200 links in a 25 KB paragraph; ~0.3 s at worst
@@ -494,7 +493,7 @@ def html_main(soup: BeautifulSoup) -> Tag:
         c.extract()
     root = (
         soup.find("main")
-        or soup.find(attrs={"role": "main"})
+        or soup.find(attrs={"role": "main"})  # type: ignore[call-overload]  # bs4's overloads miss attrs=
         or soup.find("article")
         or soup.find(id="content")
         or soup.body
@@ -502,7 +501,7 @@ def html_main(soup: BeautifulSoup) -> Tag:
     )
     for tag in root.find_all(_DROP):
         tag.decompose()
-    for tag in root.find_all(attrs={"role": list(_DROP_ROLES)}):
+    for tag in root.find_all(attrs={"role": list(_DROP_ROLES)}):  # type: ignore[call-overload]
         if not tag.decomposed:
             tag.decompose()
     for tag in root.find_all("header"):
@@ -645,7 +644,7 @@ def html_metadata(text: str) -> dict[str, Any]:
     for name in ("author", "owner", "status", "superseded_by", "last_reviewed", "review_by", "expires"):
         tag = soup.find("meta", attrs={"name": name})
         if tag and tag.get("content"):
-            meta[name] = tag["content"].strip()
+            meta[name] = str(tag["content"]).strip()
     return meta
 
 

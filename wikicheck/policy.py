@@ -32,12 +32,14 @@ import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import EXTRA_SECTIONS, Config
 from .errors import ConfigError
+from .vocabulary import LEVELS
 
-LEVELS = ("info", "warning", "error")
+if TYPE_CHECKING:
+    from .config import Config
+
 
 KIND_PATTERNS = {
     "adr": re.compile(r"(^|/)(adrs?|decisions?|architecture[-_ ]decisions?(?:[-_ ]records?)?)(/|$)|(^|/)adr[-_]?\d+", re.I),
@@ -181,6 +183,7 @@ class Policies:
 
 
 # ----------------------------------------------------------------------------- validation
+# The validators of [rules], [[policies]], [exempt] and [[retired]], registered in config.SECTIONS.
 
 
 def _resolve(name: Any, where: str) -> Any:
@@ -193,7 +196,7 @@ def _resolve(name: Any, where: str) -> Any:
         raise ConfigError(f"{where}: {e}") from None
 
 
-def _validate_rules(section: Any, where: str) -> None:
+def validate_rules(section: Any, where: str) -> None:
     if not isinstance(section, dict):
         raise ConfigError(f"{where}: [rules] should be a table of rule names or codes")
     for name, opts in section.items():
@@ -225,7 +228,7 @@ def _check_options(rule: Any, opts: dict[str, Any], where: str, allow_other: boo
             raise ConfigError(f'{where}: unknown option "{k}" for {rule.CODE} {rule.NAME} (known: {known})')
 
 
-def _validate_policies(section: Any, where: str) -> None:
+def validate_policies(section: Any, where: str) -> None:
     from .rules import RULES
 
     if not isinstance(section, list):
@@ -242,7 +245,7 @@ def _validate_policies(section: Any, where: str) -> None:
                 for r in v:
                     _resolve(r, f"{w}: {k}")
             elif k == "rules":
-                _validate_rules(v, w)
+                validate_rules(v, w)
             elif k in all_opts:
                 for r in RULES.values():
                     if k in r.OPTIONS:
@@ -251,7 +254,7 @@ def _validate_policies(section: Any, where: str) -> None:
                 raise ConfigError(f'{w}: unknown option "{k}" (known: paths, disable, enable, rules, {", ".join(sorted(all_opts))})')
 
 
-def _validate_exempt(section: Any, where: str) -> None:
+def validate_exempt(section: Any, where: str) -> None:
     if not isinstance(section, dict):
         raise ConfigError(f"{where}: [exempt] should be a table")
     for k, v in section.items():
@@ -262,7 +265,7 @@ def _validate_exempt(section: Any, where: str) -> None:
             raise ConfigError(f'{where}: unknown page kind "{kind}" in [exempt] (known: {", ".join(KIND_PATTERNS)})')
 
 
-def _validate_retired(section: Any, where: str) -> None:
+def validate_retired(section: Any, where: str) -> None:
     if not isinstance(section, list):
         raise ConfigError(f"{where}: retired should be an array of tables: [[retired]]")
     for i, e in enumerate(section):
@@ -277,8 +280,3 @@ def _validate_retired(section: Any, where: str) -> None:
                 re.compile(e["pattern"])
             except re.error as err:
                 raise ConfigError(f"{w}: invalid regex {e['pattern']!r}: {err}") from None
-
-
-EXTRA_SECTIONS.update({
-    "rules": _validate_rules, "policies": _validate_policies, "exempt": _validate_exempt, "retired": _validate_retired,
-})

@@ -5,7 +5,8 @@ The formula, shown with its components next to every item of an owner report::
     risk = severity × kind × age × exposure
 
 severity  the finding's level: info 1 · warning 2 · error 3
-kind      3  contradicted, superseded, obsolete: a newer section says otherwise, and an agent that
+kind      (the weights are in wikicheck.vocabulary)
+          3  contradicted, superseded, obsolete: a newer section says otherwise, and an agent that
              follows this one does the wrong thing
           2  deprecated, retired_term: marked obsolete, or names a host or command that is gone
           1  review_expired, stale, broken_link, duplicate: may still be right; nobody confirmed it
@@ -31,30 +32,25 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import EXTRA_SECTIONS, Config
+from .config import record_events_enabled  # the opt-out (re-exported: it was defined here)
 from .dates import iso
-from .errors import ConfigError
+from .vocabulary import DEFAULT_WEIGHT, KINDS, LEVEL_RANK, LEVELS, kind_weight, weights_text
 
-SEVERITY = {"info": 1, "warning": 2, "error": 3}
-KIND_WEIGHT = {
-    "contradicted": 3, "superseded": 3, "obsolete": 3,
-    "deprecated": 2, "retired_term": 2,
-    "review_expired": 1, "stale": 1, "broken_link": 1, "duplicate": 1,
-}
-DEFAULT_KIND_WEIGHT = 1
+SEVERITY: dict[str, int] = {lvl: LEVEL_RANK[lvl] + 1 for lvl in LEVELS}  # info 1, warning 2, error 3
+KIND_WEIGHT = {k.name: k.weight for k in KINDS.values()}  # the weights live in wikicheck.vocabulary
+DEFAULT_KIND_WEIGHT = DEFAULT_WEIGHT
 EXPOSURE_DAYS = 30
 UNKNOWN_AGE_YEARS = 1.0
 HIT_WEIGHTS = {"served": 1.0, "warned": 1.0, "blocked": 0.5, "replaced": 0.5}
 
 FORMULA = "risk = severity × kind × age × exposure"
 FORMULA_PARTS = {
-    "severity": "level: info 1, warning 2, error 3",
-    "kind": "contradicted/superseded/obsolete 3, deprecated/retired_term 2, review_expired/stale/broken_link/duplicate 1",
+    "severity": "level: " + ", ".join(f"{lvl} {f}" for lvl, f in SEVERITY.items()),
+    "kind": weights_text(),
     "age": "1 + log2(1 + years since last change) / 2 (unknown date: 1 year)",
     "exposure": f"1 + log2(1 + served + warned + (blocked + replaced) / 2) / 2, guard events of the last {EXPOSURE_DAYS} days",
 }
@@ -75,7 +71,7 @@ class Exposure:
 
     @property
     def hits(self) -> float:
-        return sum(getattr(self, k) * w for k, w in HIT_WEIGHTS.items())
+        return float(sum(getattr(self, k) * w for k, w in HIT_WEIGHTS.items()))
 
     @property
     def total(self) -> int:
@@ -116,7 +112,7 @@ def score(level: str, kind: str, age_days: int | None, exposure: Exposure | None
     """The risk of one finding, with the components that made it."""
     exposure = exposure or Exposure()
     sev = SEVERITY.get(level, 1)
-    kw = KIND_WEIGHT.get(kind, DEFAULT_KIND_WEIGHT)
+    kw = kind_weight(kind)
     af = age_factor(age_days)
     ef = exposure_factor(exposure)
     value = round(sev * kw * af * ef, 2)
@@ -162,30 +158,8 @@ def exposure_of(section_ids: Iterable[str], by_section: dict[str, Exposure]) -> 
 
 def events_recorded(store: Any) -> bool:
     """Whether the guard has recorded anything at all (so zero exposure means 'nobody asked')."""
-    return store.db.execute("select exists(select 1 from guard_events)").fetchone()[0] == 1
+    return bool(store.db.execute("select exists(select 1 from guard_events)").fetchone()[0] == 1)
 
-
-# ----------------------------------------------------------------------------- opt-out
-
-
-def record_events_enabled(config: Config | None = None) -> bool:
-    """Whether the guard should record what it serves: off with WIKICHECK_NO_EVENTS=1 or [guard] record-events = false."""
-    if os.environ.get("WIKICHECK_NO_EVENTS", "").strip().lower() not in ("", "0", "false", "no", "off"):
-        return False
-    return bool(((config.data if config else {}).get("guard") or {}).get("record-events", True))
-
-
-def _validate_guard(section: Any, where: str) -> None:
-    if not isinstance(section, dict):
-        raise ConfigError(f"{where}: [guard] should be a table")
-    for k, v in section.items():
-        if k != "record-events":
-            raise ConfigError(f'{where}: unknown option "{k}" in [guard] (known: record-events)')
-        if not isinstance(v, bool):
-            raise ConfigError(f'{where}: option "record-events" of [guard] should be true or false, got {v!r}')
-
-
-EXTRA_SECTIONS.update({"guard": _validate_guard})
 
 __all__ = [
     "FORMULA",

@@ -44,11 +44,10 @@ def make_wiki(root: Path, files: dict[str, str | bytes | None]) -> Path:
 
 def config(data: dict[str, Any] | None = None) -> Config:
     """A Config from a dict, validated like a wikicheck.toml would be."""
-    from wikicheck.config import _register_extra_sections, _validate
+    from wikicheck.config import validate_config
 
     data = data or {}
-    _register_extra_sections()
-    _validate(data, "test config")
+    validate_config(data, "test config")
     return Config(data)
 
 

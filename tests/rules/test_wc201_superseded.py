@@ -6,8 +6,23 @@ from __future__ import annotations
 import pytest
 
 from rules.helpers import (
-    CANON, COPY, COPY_2022, ESCALATION, NO_AGE_RULES, NOTE, OVERVIEW, RESTART_NEW, RESTART_OLD, copy_repo, crawl_check,
-    make_wiki, md, of, runbook, show, where,
+    CANON,
+    COPY,
+    COPY_2022,
+    ESCALATION,
+    NO_AGE_RULES,
+    NOTE,
+    OVERVIEW,
+    RESTART_NEW,
+    RESTART_OLD,
+    copy_repo,
+    crawl_check,
+    make_wiki,
+    md,
+    of,
+    runbook,
+    show,
+    where,
 )
 from wikicheck.rules import RULES
 

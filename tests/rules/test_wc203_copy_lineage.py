@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from rules.helpers import (
-    CANON, CANON_2022, COPY, NO_AGE_RULES, copy_repo, crawl_check, of, show, where,
+    CANON,
+    CANON_2022,
+    COPY,
+    NO_AGE_RULES,
+    copy_repo,
+    crawl_check,
+    of,
+    show,
+    where,
 )
 from wikicheck.rules import RULES
 

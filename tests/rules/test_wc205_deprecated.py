@@ -81,7 +81,7 @@ def test_statuses_option(tmp_path):
 
 
 def test_a_sub_heading_about_a_deprecated_flag_is_not_a_banner():
-    from wikicheck.rules.wc205_deprecated import BANNER, _SUBHEADING
+    from wikicheck.rules.wc205_deprecated import _SUBHEADING, BANNER
 
     line = "### Deprecated --self-heal-backoff-cooldown-seconds flag"
     assert _SUBHEADING.match(line)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from . import EXIT_FINDINGS, app, default_index
 from ..config import load_config
+from .core import EXIT_FINDINGS, app, default_index
 
 if TYPE_CHECKING:
     from ..policy import Policies
@@ -30,11 +30,12 @@ def check(
 
     Every check hands its verdicts to the retrieval guard; only a recorded run (--record, or
     `wikicheck nightly`) moves the mark that "new" is counted from, so checking twice says the same."""
-    from ..check import LEVELS, level_at_least, run_checks
+    from ..check import run_checks
     from ..lock import IndexLock
     from ..readers import require_complete
     from ..report import FORMATTERS
     from ..store import Store
+    from ..vocabulary import LEVELS, level_at_least
 
     fmt = "json" if json_ else format_
     if fmt not in FORMATTERS:

@@ -9,9 +9,8 @@ from pathlib import Path
 import typer
 
 from ..config import load_config
-from . import EXIT_FINDINGS, app, default_index
-
-_LEVELS = ("info", "warning", "error")
+from ..vocabulary import LEVELS
+from .core import EXIT_FINDINGS, app, default_index
 
 
 @app.command()
@@ -30,8 +29,8 @@ def report(
 
     if format_ not in FORMATS:
         raise typer.BadParameter(f"should be one of {', '.join(FORMATS)}", param_hint="--format")
-    if min_level not in _LEVELS:
-        raise typer.BadParameter(f"should be one of {', '.join(_LEVELS)}", param_hint="--min-level")
+    if min_level not in LEVELS:
+        raise typer.BadParameter(f"should be one of {', '.join(LEVELS)}", param_hint="--min-level")
     idx = index or default_index()
     cfg = load_config(config, sources_from=idx)
     with Store.open(idx) as store:
@@ -60,8 +59,8 @@ def nightly(
     from ..crawl import stop_signals
     from ..nightly import run_nightly
 
-    if fail_on not in (*_LEVELS, "never"):
-        raise typer.BadParameter(f"should be one of {', '.join(_LEVELS)}, never", param_hint="--fail-on")
+    if fail_on not in (*LEVELS, "never"):
+        raise typer.BadParameter(f"should be one of {', '.join(LEVELS)}, never", param_hint="--fail-on")
     with stop_signals():  # SIGTERM: stop after the current page, record "terminated", exit 143
         res = run_nightly(sources, index or default_index(), output, config_path=config, fail_on=fail_on)
     if json_:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from . import app, default_index
-from ..config import load_config
+from ..config import load_config, record_events_enabled
+from .core import app, default_index
 
 if TYPE_CHECKING:
     from ..guard import Result
@@ -30,7 +30,6 @@ def search(
     """Search the runbooks; stale results are blocked and replaced by the current section."""
     from ..guard import POLICIES, Guard, GuardConfig, guard_runs_json
     from ..report.text import safe
-    from ..risk import record_events_enabled
 
     if raw:
         policy = "annotate"

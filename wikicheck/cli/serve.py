@@ -14,9 +14,9 @@ from typing import Any
 import typer
 
 from ..errors import WikicheckError
-from . import app, default_index
+from .core import app, default_index
 
-DEFAULT_MAX_QUEUE = 64  # wikicheck.serve.DEFAULT_MAX_QUEUE, not imported at startup (it loads starlette)
+DEFAULT_MAX_QUEUE = 64  # wikicheck.service.DEFAULT_MAX_QUEUE, not imported at startup (it loads the guard)
 
 
 WAIT_HELP = "Seconds to wait for a running crawl to finish before serving (default: refuse at once, exit 3)."
@@ -25,9 +25,8 @@ WAIT_HELP = "Seconds to wait for a running crawl to finish before serving (defau
 def _open_guard(index: str, wait: float = 0.0):  # type: ignore[no-untyped-def]
     """Open the index and load the model now, so a bad index or model fails before serving (exit 3).
     A crawl that is writing the index is waited for up to `wait` seconds (wikicheck.readers)."""
-    from ..config import load_config
+    from ..config import load_config, record_events_enabled
     from ..guard import Guard
-    from ..risk import record_events_enabled
 
     # stdout may be the MCP channel: whatever a model loader prints goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
@@ -121,7 +120,7 @@ def mcp(index: str = typer.Option(None, "--index", "-i", help="Index directory."
 def filter_(index: str = typer.Option(None, "--index", "-i", help="Index directory.")) -> None:
     """Read chunks as JSON on stdin (a list, or {"chunks": [...]}); print their verdicts as JSON."""
     from ..guard import Guard
-    from ..serve import BadRequest, run_filter
+    from ..service import BadRequest, run_filter
 
     try:  # bytes, not sys.stdin: under a C locale that decodes a bad byte to a lone surrogate (#11 point 14)
         raw = sys.stdin.buffer.read().decode("utf-8")

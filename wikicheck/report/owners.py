@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..check import LEVEL_RANK, latest_findings
+from ..check import latest_findings
 from ..config import Config
 from ..dates import iso, to_datetime
 from ..errors import WikicheckError
@@ -45,6 +45,7 @@ from ..risk import (
     exposure_of,
     score,
 )
+from ..vocabulary import LEVEL_RANK, Situation, advise
 
 VERSION = 1
 FORMATS = ("md", "html", "json")
@@ -159,57 +160,13 @@ def _evidence_view(finding: dict[str, Any]) -> dict[str, Any]:
 
 def suggest_action(finding: dict[str, Any], newer: dict[str, Any] | None, age_days: int | None,
                    exposure: Exposure, events_known: bool) -> dict[str, Any]:
-    """update / archive / redirect, with the reasons, for one finding."""
-    kind = finding["kind"]
-    ev = finding.get("evidence") or {}
+    """update / archive / redirect, with the reasons, for one finding (the advice of its kind:
+    wikicheck.vocabulary), then what the guard's events say."""
     where = f"{newer['path']} §{newer.get('heading') or '(top)'}" if newer else None
     served = exposure.served + exposure.warned
-    reasons: list[str] = []
-    if kind in ("superseded", "obsolete", "duplicate") and newer:
-        action = "redirect"
-        what = {"superseded": "an older copy of", "obsolete": "an older copy of", "duplicate": "identical to"}[kind]
-        reasons.append(f"this section is {what} {where}; two copies drift apart, so keep one")
-        reasons.append(f"replace it with a link to {where}, or delete it")
-    elif kind == "deprecated":
-        action = "redirect" if newer else "archive"
-        reasons.append("the page is marked deprecated" + (f"; {where} replaces it" if newer else ""))
-        reasons.append(f"point readers to {where} and archive this page" if newer
-                       else "archive it, or remove the deprecation if the page is still right")
-    elif kind == "contradicted":
-        action = "update"
-        reasons.append(f"{where} is newer and gives different values for the same procedure" if where
-                       else "a newer section gives different values for the same procedure")
-        reasons.append("bring the values below in line with it, or redirect to it if this page repeats it")
-    elif kind == "obsolete":
-        action = "archive"
-        reasons.append("the section it was copied from no longer exists")
-    elif kind == "retired_term":
-        action = "update"
-        reasons.append(f"mentions {ev.get('term')!s}, which is retired" + (f" ({ev['reason']})" if ev.get("reason") else ""))
-        if ev.get("replacement"):
-            reasons.append(f"use {ev['replacement']} instead")
-    elif kind == "stale":
-        limit = ev.get("max_age_days")
-        if age_days is not None and limit and age_days > 2 * int(limit) and events_known and served == 0:
-            action = "archive"
-            reasons.append(f"unchanged for {age_days} days (limit {limit}) and no agent was served it in the last "
-                           f"{EXPOSURE_DAYS} days")
-            reasons.append("archive it if nobody needs it; otherwise review and update it")
-        else:
-            action = "update"
-            reasons.append(f"unchanged for {age_days} days" + (f" (limit {limit})" if limit else ""))
-            reasons.append("review it: update what changed, then bump its date or set last_reviewed")
-    elif kind == "review_expired":
-        action = "update"
-        reasons.append("its review date has passed")
-        reasons.append("review it and set last_reviewed (and review_by) in the front matter")
-    elif kind == "broken_link":
-        action = "update"
-        reasons.append(f"the link {ev.get('href')!s} leads nowhere")
-        reasons.append("fix the link or remove it")
-    else:
-        action = "update"
-        reasons.append(finding.get("message") or kind)
+    action, reasons = advise(Situation(
+        kind=finding["kind"], message=finding.get("message") or "", evidence=finding.get("evidence") or {},
+        newer_where=where, age_days=age_days, served=served, events_known=events_known, window_days=EXPOSURE_DAYS))
     if served:
         reasons.append(f"agents were served this section {served} time(s) in the last {EXPOSURE_DAYS} days")
     elif exposure.blocked or exposure.replaced:
@@ -232,14 +189,9 @@ class _Ctx:
 
 
 def _ownership(ctx: _Ctx, f: dict[str, Any]) -> Ownership:
-    doc = ctx.docs.get(f.get("document_id") or "")
-    sec = ctx.sections.get(f.get("section_id") or "")
-    if f.get("scope") == "section" and sec is not None:
-        return ctx.resolver.for_section(sec, doc)
-    if doc is not None:
-        return ctx.resolver.resolve(doc["source"], doc["path"], doc.get("owner"), doc.get("author"),
-                                    doc.get("timestamp_source"))
-    return ctx.resolver.resolve(f.get("source") or "", f["path"], f.get("owner"))
+    return ctx.resolver.for_finding(f.get("scope"), ctx.sections.get(f.get("section_id") or ""),
+                                    ctx.docs.get(f.get("document_id") or ""), source=f.get("source") or "",
+                                    path=f["path"], recorded_owner=f.get("owner"))
 
 
 def _url(doc: dict[str, Any] | None, sec: dict[str, Any] | None) -> str | None:
@@ -611,8 +563,8 @@ def render(bundle: dict[str, Any], fmt: str, report: dict[str, Any] | None = Non
         digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode()
         csp = (f"default-src 'none'; style-src 'sha256-{digest}'; img-src 'none'; script-src 'none'; "
                "object-src 'none'; base-uri 'none'; form-action 'none'")
-        return _env("html").get_template("owners.html.j2").render(ctx | {"css": css, "csp": csp})
-    return _env("md").get_template("owners.md.j2").render(ctx)
+        return str(_env("html").get_template("owners.html.j2").render(ctx | {"css": css, "csp": csp}))
+    return str(_env("md").get_template("owners.md.j2").render(ctx))
 
 
 def _write(path: Path, text: str) -> None:

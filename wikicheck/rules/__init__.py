@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from . import (
-    wc101_stale, wc102_review_expired, wc201_superseded, wc202_contradicted, wc203_copy_lineage, wc204_duplicate,
-    wc205_deprecated, wc301_broken_link, wc302_retired_term,
+    wc101_stale,
+    wc102_review_expired,
+    wc201_superseded,
+    wc202_contradicted,
+    wc203_copy_lineage,
+    wc204_duplicate,
+    wc205_deprecated,
+    wc301_broken_link,
+    wc302_retired_term,
 )
 from .base import Rule, RuleHit
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 

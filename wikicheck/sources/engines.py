@@ -83,7 +83,7 @@ def _meta(soup: BeautifulSoup, name: str) -> str | None:
 
 
 def _classes(el: Tag) -> list[str]:
-    c = el.get("class") or []
+    c: Any = el.get("class") or []
     return c if isinstance(c, list) else str(c).split()
 
 
@@ -278,7 +278,7 @@ class MkDocsMaterial(Engine):
             for el in fact.select("[class*=git-revision-date-localized-plugin]"):
                 if "creation" in " ".join(_classes(el)):
                     continue
-                stamp = el.find(attrs={"datetime": True})
+                stamp = el.find(attrs={"datetime": True})  # type: ignore[call-overload]  # bs4 overloads miss attrs=
                 m.changed_at = page_date(stamp["datetime"]) if stamp else page_date(_text(el))
                 if m.changed_at:
                     break
@@ -403,7 +403,7 @@ def _strip_chrome(root: Tag, engine: Engine) -> None:
     for el in root.find_all(_DROP_TAGS):
         if not el.decomposed:
             el.decompose()
-    for el in root.find_all(attrs={"role": list(_DROP_ROLES)}):
+    for el in root.find_all(attrs={"role": list(_DROP_ROLES)}):  # type: ignore[call-overload]
         if not el.decomposed:
             el.decompose()
     for el in root.find_all("header"):
@@ -463,7 +463,7 @@ def page_links(soup: BeautifulSoup, base: str, engine: Engine) -> list[str]:
         href = str(a["href"]).strip()
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
             continue
-        rel = a.get("rel") or []
+        rel: Any = a.get("rel") or []
         if "nofollow" in rel:
             continue
         url = urljoin(base, href).split("#", 1)[0]

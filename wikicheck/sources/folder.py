@@ -11,7 +11,17 @@ from typing import Callable, Iterator
 
 from ..errors import SourceNotFound
 from ..model import Document
-from .base import DEFAULT_MAX_BYTES, Candidate, HistoryEvent, ScanResult, SkipFile, build_document, decode_page, fingerprint_bytes, kind_of
+from .base import (
+    DEFAULT_MAX_BYTES,
+    Candidate,
+    HistoryEvent,
+    ScanResult,
+    SkipFile,
+    build_document,
+    decode_page,
+    fingerprint_bytes,
+    kind_of,
+)
 
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "site-packages"}
 
@@ -94,9 +104,9 @@ class FolderSource:
             d = stack.pop()
             try:
                 entries = sorted(os.scandir(d), key=lambda e: e.name)
-            except OSError as e:
+            except OSError as err:
                 rel = os.path.relpath(d, self.root)
-                result.warnings.append((rel, f"{rel}: skipped folder, cannot list it ({e.strerror})"))
+                result.warnings.append((rel, f"{rel}: skipped folder, cannot list it ({err.strerror})"))
                 continue
             subdirs = []
             for e in entries:

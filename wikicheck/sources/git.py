@@ -17,8 +17,15 @@ from ..dates import iso
 from ..errors import SourceNotFound, WikicheckError
 from ..model import Document, Provenance
 from .base import (
-    DEFAULT_MAX_BYTES, Candidate, HistoryEvent, ScanResult, SkipFile, build_document, decode_page,
-    fingerprint_bytes, kind_of,
+    DEFAULT_MAX_BYTES,
+    Candidate,
+    HistoryEvent,
+    ScanResult,
+    SkipFile,
+    build_document,
+    decode_page,
+    fingerprint_bytes,
+    kind_of,
 )
 
 _HEX = frozenset("0123456789abcdef")
@@ -294,7 +301,7 @@ class GitSource:
 def _newest(lines: list[Provenance]) -> Provenance | None:
     best = None
     for p in lines:
-        if p.changed_at and (best is None or p.changed_at > best.changed_at):
+        if p.changed_at and (best is None or p.changed_at > (best.changed_at or "")):
             best = p
     return best
 

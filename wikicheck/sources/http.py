@@ -237,8 +237,8 @@ def _auth_header(host: str) -> str | None:
         raise WikicheckError(f"{path}: cannot read it ({e.strerror})") from None
     if not entry:
         return None
-    login, _, password = entry
-    return "Basic " + base64.b64encode(f"{login}:{password or ''}".encode()).decode()
+    login, _, secret = entry
+    return "Basic " + base64.b64encode(f"{login}:{secret or ''}".encode()).decode()
 
 
 # --------------------------------------------------------------------------- the HTTP client
@@ -884,7 +884,7 @@ class _Crawl:
                     doc_url = canonical
                 path = document_path(doc_url)
                 links = list(dict.fromkeys(u for u in map(normalise_url, v.page.links) if u and self.scope.allows(u)))
-                row = {"kind": "page", "path": path, "doc_url": doc_url, "etag": v.etag,
+                row: dict[str, Any] = {"kind": "page", "path": path, "doc_url": doc_url, "etag": v.etag,
                        "last_modified": v.last_modified, "fingerprint": v.fingerprint, "links": [],
                        "fetched_at": self.now}
                 fp = v.fingerprint
