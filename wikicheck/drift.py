@@ -122,6 +122,10 @@ def _norm_heading(h: str) -> str:
     return re.sub(r"[^a-z0-9 ]", "", h.lower()).strip()
 
 
+# neighbours fetched beyond k, so that a tie at the k-th place is broken the same way on every run
+TIE_MARGIN = 8
+
+
 class Drift:
     def __init__(self, store: Store, model_id: str, options: DriftOptions | None = None, index: Any = None):
         self.store = store
@@ -360,7 +364,10 @@ class Drift:
         out: dict[str, list[tuple[str, float]]] = defaultdict(list)
         n = len(self.keys)
         if n:
-            k = min(self.opt.k + 1, n)
+            # more than k: identical texts have identical vectors, and which of a tie the search
+            # returns at the cut depends on the BLAS blocking of the moment (threads, load). Ties are
+            # broken below by section id, on similarities rounded below float noise
+            k = min(self.opt.k + 1 + TIE_MARGIN, n)
             x = np.ascontiguousarray(self.vecs, dtype="float32")
             if self.index is not None and self.index.index.ntotal == n:
                 sims, found = self.index.search(x, k)  # ids are section keys
@@ -377,11 +384,10 @@ class Drift:
             for i in range(n):
                 mine = int(self.keys[i])
                 me = self.by_key[mine].row["id"]
-                for key, sim in zip(found[i], sims[i]):
-                    key = int(key)
-                    if key < 0 or key == mine or key not in self.by_key:
-                        continue
-                    out[me].append((self.by_key[key].row["id"], float(sim)))
+                got = [(self.by_key[int(key)].row["id"], float(sim)) for key, sim in zip(found[i], sims[i])
+                       if int(key) >= 0 and int(key) != mine and int(key) in self.by_key]
+                got.sort(key=lambda t: (-round(t[1], 5), t[0]))
+                out[me].extend(got[:self.opt.k])
         self._neigh = out
         return out
 
