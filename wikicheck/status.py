@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .index import Manifest
+from .onnx_engine import engine_for
 from .store import Store
 
 
@@ -44,4 +45,6 @@ def index_status(index_dir: str | Path) -> dict[str, Any]:
             "manifest": {**vars(manifest), "distinct_texts": distinct_texts(store)} if manifest else None,
             "index_up_to_date": bool(manifest and model and manifest.state == store.index_state(model)),
             "last_crawl": store.last_crawl(),
+            # which engine embeds queries: ONNX Runtime (the index's verified export) or sentence-transformers
+            "query_engine": engine_for(index_dir, model)[0].to_json(),
         }

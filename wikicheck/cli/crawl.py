@@ -89,6 +89,17 @@ def crawl(
         + (f"{s.pages_failed} pages failed; " if s.pages_failed else "")
         + f"{s.seconds:.1f}s"
     )
+    if s.engine and s.engine["export"]["status"] != "skipped":
+        typer.echo(_engine_line(s.engine))
+
+
+def _engine_line(engine: dict) -> str:
+    """Which engine embedded this crawl's texts, which one answers queries, and why (onnx_engine.py)."""
+    ex = engine["export"]
+    what = {"kept": "ONNX export kept", "exported": "ONNX export written", "refused": "no ONNX export",
+            "failed": "ONNX export failed", "skipped": "no ONNX export"}.get(ex["status"], ex["status"])
+    return (f"engines: crawl {engine['crawl']}, queries {engine['query']}; {what}"
+            + (f": {ex['reason']}" if ex.get("reason") else ""))
 
 
 def _sharing(index: str) -> str:
@@ -185,6 +196,8 @@ def status(
     ts = info["timestamp_sources"]
     typer.echo("dates from " + ", ".join(f"{k} {v}" for k, v in sorted(ts.items())) if ts else "dates from (none)")
     typer.echo(f"faiss      {_faiss_line(info['manifest'], health, info['index_up_to_date'])}")
+    qe = info["query_engine"]
+    typer.echo(f"queries    embedded with {qe['engine']}" + (f" ({qe['reason']})" if qe["reason"] else ""))
     lc = info["last_crawl"]
     if lc:
         typer.echo(_last_crawl_line(lc))
