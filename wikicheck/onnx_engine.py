@@ -309,7 +309,15 @@ def check_export(index_dir: str | Path, model_id: str, fingerprint: str | None =
     tok, why = _read_whole(index_dir / TOKENIZER_NAME, m["tokenizer"])
     if tok is None:
         return ExportCheck("damaged", why, m)
-    if not read_model:
+    if not read_model:  # its size only (a status read every few seconds by `serve` must not hash 90 MB)
+        from .index import _stat_file
+
+        st, health = _stat_file(index_dir / ONNX_NAME)
+        if st is None:
+            return ExportCheck("damaged", health.reason, m)
+        if st.st_size != m["onnx"]["bytes"]:
+            return ExportCheck("damaged", f"{'truncated: ' if st.st_size < m['onnx']['bytes'] else ''}{ONNX_NAME} is "
+                                          f"{st.st_size} bytes, the manifest says {m['onnx']['bytes']}", m)
         return ExportCheck("ok", "", m)
     data, why = _read_whole(index_dir / ONNX_NAME, m["onnx"])
     if data is None:
@@ -342,8 +350,9 @@ def describe_export(found: ExportCheck) -> str:
     return ONNX_NAME
 
 
-def engine_for(index_dir: str | Path, model_id: str | None) -> tuple[EngineInfo, ExportCheck | None]:
-    """Which engine the query path of this index uses (for `status`), without loading a model."""
+def engine_for(index_dir: str | Path, model_id: str | None, verify: bool = True) -> tuple[EngineInfo, ExportCheck | None]:
+    """Which engine the query path of this index uses (for `status`), without loading a model.
+    `verify`: the model file's SHA-256 too (~0.1 s), else its size only."""
     if not model_id:
         return EngineInfo(TORCH_ENGINE, "no embeddings yet"), None
     if any(model_id.startswith(p) for p in EMBEDDERS):
@@ -351,7 +360,7 @@ def engine_for(index_dir: str | Path, model_id: str | None) -> tuple[EngineInfo,
     choice = engine_choice()
     if choice == TORCH_ENGINE:
         return EngineInfo(TORCH_ENGINE, f"{ENGINE_ENV}={os.environ.get(ENGINE_ENV)}"), None
-    found = check_export(index_dir, model_id)
+    found = check_export(index_dir, model_id, read_model=verify)
     if found.ok:
         return EngineInfo("onnx", describe_export(found)), found
     note = {"missing": "; the next crawl exports it", "out of date": "; the next crawl exports it again",

@@ -175,7 +175,7 @@ def status(
 
     idx = index or default_index()
     health = _index_health(idx)  # first: it may rebuild a damaged index, which the manifest shown then describes
-    info = index_status(idx)
+    info = index_status(idx, verify_export=True)
     _settle_last_crawl(info, idx)
     info["index_health"] = health
     info["index_up_to_date"] = bool(info["index_up_to_date"] and health["status"] == "ok")
