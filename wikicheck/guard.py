@@ -34,7 +34,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .check import latest_findings
-from .embed import Embedder
+from .embed import Embedder, get_embedder
 from .errors import WikicheckError
 from .index import VectorIndex
 from .readers import crawl_state, require_complete
@@ -247,7 +247,8 @@ class Guard:
             # ONNX Runtime when the index has a verified export of its model (no torch import), else
             # sentence-transformers (onnx_engine.query_embedder). Loaded (checksum, session) in a thread
             # while the index and the sections load: ~0.3 s less for a one-shot `wikicheck search`.
-            loading = _Loading(query_embedder, self.index_dir, model)
+            loading = _Loading(query_embedder, self.index_dir, model, 32,
+                               lambda name, batch_size=32: get_embedder(name, batch_size=batch_size))
         try:
             self.index = VectorIndex.load(self.store, index_dir, model)
             self.reload()

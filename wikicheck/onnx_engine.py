@@ -372,8 +372,10 @@ def engine_for(index_dir: str | Path, model_id: str | None, verify: bool = True)
     return info, found
 
 
-def query_embedder(index_dir: str | Path, model_id: str, batch_size: int = 32) -> tuple[Embedder, EngineInfo]:
-    """The embedder for queries on this index: ONNX when its export is usable, else sentence-transformers."""
+def query_embedder(index_dir: str | Path, model_id: str, batch_size: int = 32,
+                   fallback: Any = None) -> tuple[Embedder, EngineInfo]:
+    """The embedder for queries on this index: ONNX when its export is usable, else
+    `fallback(model_id, batch_size=...)` (default get_embedder: sentence-transformers)."""
     info, found = engine_for(index_dir, model_id)
     if found is not None and found.ok:
         assert found.manifest is not None and found.model_bytes is not None
@@ -386,7 +388,7 @@ def query_embedder(index_dir: str | Path, model_id: str, batch_size: int = 32) -
             info = EngineInfo(TORCH_ENGINE, f"ONNX export damaged ({why}); the next crawl exports it again",
                               f"{Path(index_dir) / ONNX_NAME}: {why}; queries are embedded with sentence-transformers "
                               "until the next crawl exports it again")
-    return get_embedder(model_id, batch_size=batch_size), info
+    return (fallback or get_embedder)(model_id, batch_size=batch_size), info
 
 
 # ---------------------------------------------------------------------------------------- export
@@ -558,6 +560,15 @@ def ensure_export(store: Any, index_dir: str | Path, embedder: Embedder) -> Expo
         out = ExportOutcome("failed", f"{type(e).__name__}: {str(e)[:200]}")
     except _ExportFailed as e:  # the exporter cannot handle this model: recorded, not tried again
         out = _refuse(index_dir, base, str(e), t0)
+    except Exception as e:  # noqa: BLE001 - e.g. ONNX Runtime rejecting the exported file: the crawl goes on
+        import sqlite3
+
+        from .errors import WikicheckError
+
+        if isinstance(e, (sqlite3.Error, WikicheckError)):
+            raise  # the store's own trouble is the crawl's, not the export's
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        out = ExportOutcome("failed", f"{type(e).__name__}: {first}")
     out.embedded, out.seconds = embedded[0], time.perf_counter() - t0
     return out
 
