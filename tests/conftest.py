@@ -15,7 +15,7 @@ from helpers import commit, init_repo  # noqa: E402
 from wikicheck.embed import DEFAULT_MODEL, HashEmbedder, get_embedder  # noqa: E402
 from wikicheck.store import Store  # noqa: E402
 
-WIKICHECK_ENV = ("WIKICHECK_MODEL", "WIKICHECK_INDEX", "WIKICHECK_CONFIG", "WIKICHECK_DEBUG", "WIKICHECK_DB")
+WIKICHECK_ENV = ("WIKICHECK_MODEL", "WIKICHECK_INDEX", "WIKICHECK_CONFIG", "WIKICHECK_DEBUG", "WIKICHECK_DB", "WIKICHECK_ENGINE")
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +26,18 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _onnx_cache(tmp_path_factory: pytest.TempPathFactory):
+    """One ONNX export of the model per test session (~20 s), copied into each index that a real-model
+    crawl builds (onnx_engine._cached_export), never the user's cache. Session scope: the module
+    fixtures that crawl run before any function fixture."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WIKICHECK_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wikicheck-cache"))
+    mp.delenv("WIKICHECK_ENGINE", raising=False)
+    yield
+    mp.undo()
 
 
 @pytest.fixture(autouse=True)

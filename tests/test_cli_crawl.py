@@ -18,7 +18,7 @@ from wikicheck.store import Store
 FAKE = ("--model", "test-hash-64")
 
 CRAWL_KEYS = {"version", "index", "crawl_id", "model", "sources", "documents", "sections", "embedded", "pages_failed", "versions_added",
-              "history_events", "index_rebuilt", "index_count", "warnings", "seconds", "timings"}
+              "history_events", "index_rebuilt", "index_count", "warnings", "seconds", "timings", "engine"}
 
 
 @pytest.fixture
@@ -54,6 +54,10 @@ def test_crawl_json_summary(cli, wiki, index_dir):
     assert isinstance(out["seconds"], float) and out["seconds"] > 0
     assert out["sources"] == [{"name": "wiki", "kind": "folder", "root": str(wiki.resolve())}]
     assert r.stdout == json.dumps(out, indent=2, sort_keys=True) + "\n"  # sorted keys, nothing else on stdout
+    # a test embedder has no ONNX export: crawl and queries use the embedder itself (#14)
+    assert out["engine"] == {"crawl": "sentence-transformers", "query": "sentence-transformers",
+                             "export": {"status": "skipped", "reason": "not a sentence-transformers model",
+                                        "verified": None, "exporter": None}}
 
     again = json.loads(cli("crawl", wiki, "--index", index_dir, *FAKE, "--json").stdout)
     assert again["sections"] == {"new": 0, "changed": 0, "unchanged": 4, "removed": 0}
@@ -96,7 +100,7 @@ def test_status_json(cli, wiki, index_dir):
     assert r.exit_code == 0, r.stderr
     info = json.loads(r.stdout)
     assert set(info) == {"version", "index", "model", "dim", "sources", "counts", "timestamp_sources", "manifest",
-                         "index_up_to_date", "index_health", "last_crawl"}
+                         "index_up_to_date", "index_health", "last_crawl", "query_engine"}
     assert (info["version"], info["model"], info["dim"], info["index_up_to_date"]) == (1, "test-hash-64", 64, True)
     assert info["counts"] == {"documents": 2, "documents_removed": 0, "documents_history_only": 0, "sections": 4,
                               "sections_removed": 0, "sections_history_only": 0, "section_versions": 4,
@@ -116,7 +120,8 @@ def test_status_text_and_out_of_date(cli, wiki, index_dir):
     assert lines[3:7] == ["documents  2 live, 0 removed", "sections   4 live, 0 removed, 4 versions",
                           "embeddings 4", "dates from mtime 4"]
     assert lines[7].startswith("faiss      4 vectors, 64 dims, built ") and lines[7].endswith(", up to date")
-    assert re.fullmatch(r"last crawl #1 ok at \S+, \d+\.\ds, 1 warnings", lines[8])
+    assert lines[8] == "queries    embedded with test-hash-64 (a test embedder)"  # the query engine (#14)
+    assert re.fullmatch(r"last crawl #1 ok at \S+, \d+\.\ds, 1 warnings", lines[9])
     (index_dir / "manifest.json").write_text(
         json.dumps({**json.loads((index_dir / "manifest.json").read_text()), "state": "stale"}))
     assert "OUT OF DATE" in cli("status", "--index", index_dir).stdout

@@ -26,6 +26,9 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
     "embedding": {
         "model": (str, "all-MiniLM-L6-v2"),
         "batch-size": (int, 32),
+        # which engine embeds the crawl's texts: auto (ONNX Runtime when the index's verified export
+        # is usable, see wikicheck/onnx_engine.py), onnx (the same), sentence-transformers
+        "engine": (str, "auto"),
     },
     "crawl": {
         "max-file-bytes": (int, 5 * 1024 * 1024),
@@ -112,6 +115,8 @@ def _choices(section: str, option: str) -> tuple[str, ...] | None:
         from .sites import GENERATOR_CHOICES
 
         return GENERATOR_CHOICES
+    if (section, option) == ("embedding", "engine"):
+        return ("auto", "onnx", "sentence-transformers")
     return None
 
 

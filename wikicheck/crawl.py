@@ -26,6 +26,7 @@ from .errors import WikicheckError
 from .index import build_index
 from .lock import IndexLock
 from .model import Document, Provenance, Section, stable_id
+from .onnx_engine import TORCH_ENGINE, ExportOutcome, engine_choice, ensure_export, load_export
 from .parse import iter_sections
 from .sources import ScanResult, SkipFile, Source, check_kind_switch, default_name, detect_kind, open_source
 from .sources.base import PAGE_EXT, kind_of
@@ -117,6 +118,7 @@ class CrawlSummary:
     index_rebuilt: bool = False
     index_count: int = 0
     model: str = ""
+    engine: dict[str, Any] = field(default_factory=dict)  # {"query", "crawl", "export"}: see _engines
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -139,6 +141,7 @@ class CrawlSummary:
             "history_events": self.history_events,
             "index_rebuilt": self.index_rebuilt,
             "index_count": self.index_count,
+            "engine": self.engine,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
@@ -317,9 +320,22 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
         if store.model_id() != embedder.model_id:
             store.set_meta("model_id", embedder.model_id)
             store.set_meta("dim", str(embedder.dim))
-        summary.sections_embedded = embed_pending(
-            store, embedder, progress=lambda d, n: prog("embedding", d, n))
-        timings["embedding"] = time.perf_counter() - t
+        # the ONNX export for the query path (onnx_engine.py): kept when whole and of this model, else
+        # exported and verified on the corpus (the sentence-transformers vectors of its sample are stored)
+        t_export = time.perf_counter()
+        export = ensure_export(store, index_dir, embedder)
+        if export.status != "skipped":
+            timings["export"] = time.perf_counter() - t_export
+        summary.engine = _engines(export, config)
+        crawl_embedder: Embedder = embedder
+        if summary.engine["crawl"] == "onnx" and store.pending_embeddings(embedder.model_id):
+            crawl_embedder = export.embedder or load_export(index_dir, embedder.model_id, getattr(embedder, "batch_size", 32)) \
+                or embedder
+            if crawl_embedder is embedder:
+                summary.engine["crawl"] = TORCH_ENGINE
+        summary.sections_embedded = export.embedded + embed_pending(
+            store, crawl_embedder, progress=lambda d, n: prog("embedding", d, n))
+        timings["embedding"] = time.perf_counter() - t - timings.get("export", 0.0)
 
         t = time.perf_counter()
         manifest, rebuilt = build_index(store, index_dir, embedder.model_id)
@@ -338,6 +354,18 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
         with _one_page():  # a second signal must not cut short the row that says how the crawl ended
             _finish(store, crawl_id, status, summary, timings)
     return summary
+
+
+def _engines(export: ExportOutcome, config: Config) -> dict[str, Any]:
+    """Which engine embeds this crawl's texts and the index's queries. ONNX Runtime for both when the
+    export is usable: benchmarks/bench_embed_engines.py measured it faster than sentence-transformers
+    at the crawl's batch size (docs/benchmarks.md); [embedding] engine or WIKICHECK_ENGINE =
+    "sentence-transformers" keeps the crawl (and the queries) on sentence-transformers."""
+    choice = engine_choice(config.get("embedding", "engine"))
+    onnx = export.usable and choice != TORCH_ENGINE
+    return {"crawl": "onnx" if onnx else TORCH_ENGINE,
+            "query": "onnx" if export.usable and engine_choice() != TORCH_ENGINE else TORCH_ENGINE,
+            "export": export.to_json()}
 
 
 def _no_pages(src: Source, scan: ScanResult) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .index import Manifest
+from .onnx_engine import engine_for
 from .store import Store
 
 
@@ -25,7 +26,9 @@ def sharing_note(sections: int, texts: int, embedded: int | None = None) -> str:
     return f"one per distinct text{kept}: the {sections} live sections have {texts}, and faiss holds one vector per section"
 
 
-def index_status(index_dir: str | Path) -> dict[str, Any]:
+def index_status(index_dir: str | Path, verify_export: bool = False) -> dict[str, Any]:
+    """`verify_export`: check the ONNX export's checksum too (`wikicheck status`), not only its size
+    (the service's /health, read every few seconds)."""
     with Store.open(index_dir) as store:
         model = store.model_id()
         manifest = Manifest.read(Path(index_dir))
@@ -44,4 +47,6 @@ def index_status(index_dir: str | Path) -> dict[str, Any]:
             "manifest": {**vars(manifest), "distinct_texts": distinct_texts(store)} if manifest else None,
             "index_up_to_date": bool(manifest and model and manifest.state == store.index_state(model)),
             "last_crawl": store.last_crawl(),
+            # which engine embeds queries: ONNX Runtime (the index's verified export) or sentence-transformers
+            "query_engine": engine_for(index_dir, model, verify=verify_export)[0].to_json(),
         }

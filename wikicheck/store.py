@@ -414,6 +414,13 @@ class Store:
         ).fetchall()
         return [(h, " > ".join(json.loads(hp)) + "\n\n" + t) for h, hp, t in rows]
 
+    def live_texts(self) -> list[tuple[str, str]]:
+        """(content_hash, text to embed) of every live section, one per content hash, by hash."""
+        rows = self.db.execute(
+            """select content_hash, heading_path, text from sections where removed_at is null
+               group by content_hash order by content_hash""").fetchall()
+        return [(h, " > ".join(json.loads(hp)) + "\n\n" + t) for h, hp, t in rows]
+
     def put_embeddings(self, model_id: str, hashes: list[str], vectors: np.ndarray) -> None:
         ts = now_iso()
         vecs = np.asarray(vectors, dtype="<f4")

@@ -96,6 +96,17 @@ def crawl(
         + (f"{s.pages_failed} pages failed; " if s.pages_failed else "")
         + f"{s.seconds:.1f}s"
     )
+    if s.engine and s.engine["export"]["status"] != "skipped":
+        typer.echo(_engine_line(s.engine))
+
+
+def _engine_line(engine: dict) -> str:
+    """Which engine embedded this crawl's texts, which one answers queries, and why (onnx_engine.py)."""
+    ex = engine["export"]
+    what = {"kept": "ONNX export kept", "exported": "ONNX export written", "refused": "no ONNX export",
+            "failed": "ONNX export failed", "skipped": "no ONNX export"}.get(ex["status"], ex["status"])
+    return (f"engines: crawl {engine['crawl']}, queries {engine['query']}; {what}"
+            + (f": {ex['reason']}" if ex.get("reason") else ""))
 
 
 def _sharing(index: str) -> str:
@@ -171,7 +182,7 @@ def status(
 
     idx = index or default_index()
     health = _index_health(idx)  # first: it may rebuild a damaged index, which the manifest shown then describes
-    info = index_status(idx)
+    info = index_status(idx, verify_export=True)
     _settle_last_crawl(info, idx)
     info["index_health"] = health
     info["index_up_to_date"] = bool(info["index_up_to_date"] and health["status"] == "ok")
@@ -193,6 +204,8 @@ def status(
     ts = info["timestamp_sources"]
     typer.echo("dates from " + ", ".join(f"{k} {v}" for k, v in sorted(ts.items())) if ts else "dates from (none)")
     typer.echo(f"faiss      {_faiss_line(info['manifest'], health, info['index_up_to_date'])}")
+    qe = info["query_engine"]
+    typer.echo(f"queries    embedded with {qe['engine']}" + (f" ({qe['reason']})" if qe["reason"] else ""))
     lc = info["last_crawl"]
     if lc:
         typer.echo(_last_crawl_line(lc))

@@ -31,6 +31,8 @@ def _open_guard(index: str, wait: float = 0.0):  # type: ignore[no-untyped-def]
     # stdout may be the MCP channel: whatever a model loader prints goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
         guard = Guard(index, wait=wait)
+        if guard.engine.warning:  # a damaged ONNX export: sentence-transformers answers (onnx_engine.py)
+            typer.echo(f"warning: {guard.engine.warning}", err=True)
         try:
             # exposure for the owner reports; off with WIKICHECK_NO_EVENTS=1 or [guard] record-events = false
             guard.config.record_events = record_events_enabled(load_config(None, sources_from=index))
@@ -136,6 +138,8 @@ def filter_(index: str = typer.Option(None, "--index", "-i", help="Index directo
     if not isinstance(chunks, list):
         raise WikicheckError('stdin should hold a JSON list of chunks or {"chunks": [...]}')
     guard = Guard(index or default_index())
+    if guard.engine.warning:
+        typer.echo(f"warning: {guard.engine.warning}", err=True)
     try:
         out = run_filter(guard, chunks, limit=None)
     except BadRequest as e:
