@@ -14,10 +14,10 @@ from typing import Any, Iterator
 import numpy as np
 from sqlite_utils import Database
 
-from .dates import now_iso
-from .errors import StoreDamaged, StoreEmpty, StoreNotFound, WikicheckError
-from .migrations import migrations
-from .model import Document, Section
+from ..dates import now_iso
+from ..errors import StoreDamaged, StoreEmpty, StoreNotFound, WikicheckError
+from ..migrations import migrations
+from ..model import Document, Section
 
 DB_NAME = "wikicheck.db"
 
