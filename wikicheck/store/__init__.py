@@ -17,6 +17,7 @@ from ..dates import now_iso
 from ..errors import StoreEmpty, StoreNotFound, WikicheckError
 from ..migrations import migrations
 from ..model import Document, Section
+from .embeddings import EmbeddingsPart
 from .files import (
     _LAST_OPENED,
     _SOUND,
@@ -45,8 +46,9 @@ def db_path_for(index: str | Path) -> Path:
     return p if p.suffix == ".db" else p / DB_NAME
 
 
-class Store:
-    """Typed reads and writes over the wikicheck SQLite database."""
+class Store(EmbeddingsPart):
+    """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
+    (#13). Its parts hold the SQL of embeddings (embeddings.py)."""
 
     def __init__(self, db: Database, path: Path | None):
         self.db = db
@@ -407,66 +409,6 @@ class Store:
 
     def model_id(self) -> str | None:
         return self.get_meta("model_id")
-
-    def pending_embeddings(self, model_id: str) -> list[tuple[str, str]]:
-        """(content_hash, text to embed) of live sections that have no vector for this model."""
-        rows = self.db.execute(
-            """select s.content_hash, s.heading_path, s.text from sections s
-               where s.removed_at is null and not exists (
-                 select 1 from embeddings e where e.content_hash = s.content_hash and e.model_id = ?)
-               group by s.content_hash""",
-            [model_id],
-        ).fetchall()
-        return [(h, " > ".join(json.loads(hp)) + "\n\n" + t) for h, hp, t in rows]
-
-    def put_embeddings(self, model_id: str, hashes: list[str], vectors: np.ndarray) -> None:
-        ts = now_iso()
-        vecs = np.asarray(vectors, dtype="<f4")
-        with self.transaction():
-            self.db.conn.executemany(
-                "insert or replace into embeddings (content_hash, model_id, vector, created_at) values (?, ?, ?, ?)",
-                [(h, model_id, vecs[i].tobytes(), ts) for i, h in enumerate(hashes)],
-            )
-
-    def live_vectors(self, model_id: str) -> tuple[np.ndarray, np.ndarray]:
-        """(keys, vectors) of every live section that has a vector for this model."""
-        rows = self.db.execute(
-            """select s.key, e.vector from sections s join embeddings e
-               on e.content_hash = s.content_hash and e.model_id = ?
-               where s.removed_at is null order by s.key""",
-            [model_id],
-        ).fetchall()
-        if not rows:
-            return np.zeros(0, dtype="int64"), np.zeros((0, 0), dtype="float32")
-        keys = np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
-        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
-        return keys, vecs.astype("float32", copy=False)
-
-    def vectors_for_hashes(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for i in range(0, len(hashes), 500):
-            chunk = hashes[i:i + 500]
-            q = ",".join("?" * len(chunk))
-            for h, v in self.db.execute(
-                f"select content_hash, vector from embeddings where model_id = ? and content_hash in ({q})",
-                [model_id, *chunk]):
-                out[h] = np.frombuffer(v, dtype="<f4")
-        return out
-
-    def index_state(self, model_id: str) -> str:
-        """A digest of what the index should contain; the manifest records it."""
-        row = self.db.execute(
-            """select count(*), coalesce(sum(s.key * 2654435761 % 1000000007), 0),
-                      coalesce(max(s.key), 0)
-               from sections s join embeddings e on e.content_hash = s.content_hash and e.model_id = ?
-               where s.removed_at is null""",
-            [model_id],
-        ).fetchone()
-        hashes = self.db.execute(
-            """select group_concat(content_hash, '') from (select s.content_hash from sections s
-               where s.removed_at is null order by s.key)""").fetchone()[0] or ""
-        import hashlib
-        return f"{row[0]}:{row[1]}:{row[2]}:{hashlib.sha1(hashes.encode()).hexdigest()[:16]}"
 
     # ------------------------------------------------------------------ crawl runs
 
