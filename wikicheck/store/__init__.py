@@ -18,6 +18,7 @@ from ..errors import StoreEmpty, StoreNotFound, WikicheckError
 from ..migrations import migrations
 from ..model import Document, Section
 from .embeddings import EmbeddingsPart
+from .events import GuardEventsPart
 from .files import (
     _LAST_OPENED,
     _SOUND,
@@ -46,9 +47,9 @@ def db_path_for(index: str | Path) -> Path:
     return p if p.suffix == ".db" else p / DB_NAME
 
 
-class Store(EmbeddingsPart):
+class Store(EmbeddingsPart, GuardEventsPart):
     """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
-    (#13). Its parts hold the SQL of embeddings (embeddings.py)."""
+    (#13). Its parts hold the SQL of embeddings, guard events (embeddings.py, events.py)."""
 
     def __init__(self, db: Database, path: Path | None):
         self.db = db
