@@ -17,6 +17,7 @@ from ..dates import now_iso
 from ..errors import StoreEmpty, StoreNotFound, WikicheckError
 from ..migrations import migrations
 from ..model import Document, Section
+from .crawls import CrawlsPart
 from .embeddings import EmbeddingsPart
 from .events import GuardEventsPart
 from .files import (
@@ -30,6 +31,7 @@ from .files import (
     damage_error,
     source_roots,
 )
+from .records import CrawlRecord
 
 DB_NAME = "wikicheck.db"
 
@@ -47,9 +49,9 @@ def db_path_for(index: str | Path) -> Path:
     return p if p.suffix == ".db" else p / DB_NAME
 
 
-class Store(EmbeddingsPart, GuardEventsPart):
+class Store(EmbeddingsPart, GuardEventsPart, CrawlsPart):
     """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
-    (#13). Its parts hold the SQL of embeddings, guard events (embeddings.py, events.py)."""
+    (#13). Its parts hold the SQL of embeddings, guard events, crawl bookkeeping (embeddings.py, events.py, crawls.py)."""
 
     def __init__(self, db: Database, path: Path | None):
         self.db = db
@@ -480,4 +482,5 @@ def _decode_section(r: dict[str, Any]) -> dict[str, Any]:
     return r
 
 
-__all__ = ["DB_NAME", "SectionChanges", "Store", "damage_error", "db_path_for", "keys_digest", "source_roots"]
+__all__ = ["DB_NAME", "CrawlRecord", "SectionChanges", "Store", "damage_error", "db_path_for", "keys_digest",
+           "source_roots"]
