@@ -31,7 +31,8 @@ from .files import (
     damage_error,
     source_roots,
 )
-from .records import CrawlRecord
+from .records import CheckRun, CrawlRecord, FindingRow
+from .runs import CheckRunsPart
 
 DB_NAME = "wikicheck.db"
 
@@ -49,9 +50,11 @@ def db_path_for(index: str | Path) -> Path:
     return p if p.suffix == ".db" else p / DB_NAME
 
 
-class Store(EmbeddingsPart, GuardEventsPart, CrawlsPart):
+class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart):
     """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
-    (#13). Its parts hold the SQL of embeddings, guard events, crawl bookkeeping (embeddings.py, events.py, crawls.py)."""
+    (#13). Check runs and findings, guard events, crawl bookkeeping and embeddings are in the
+    parts it inherits (runs.py, events.py, crawls.py, embeddings.py); the records they return are
+    in records.py."""
 
     def __init__(self, db: Database, path: Path | None):
         self.db = db
@@ -482,5 +485,5 @@ def _decode_section(r: dict[str, Any]) -> dict[str, Any]:
     return r
 
 
-__all__ = ["DB_NAME", "CrawlRecord", "SectionChanges", "Store", "damage_error", "db_path_for", "keys_digest",
-           "source_roots"]
+__all__ = ["DB_NAME", "CheckRun", "CrawlRecord", "FindingRow", "SectionChanges", "Store", "damage_error", "db_path_for",
+           "keys_digest", "source_roots"]
