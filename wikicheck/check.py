@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import posixpath
 import re
 import time
@@ -17,14 +16,14 @@ from typing import Any, Iterator
 from urllib.parse import unquote, urlsplit
 
 from .config import Config, load_config
-from .dates import now_iso, to_datetime
+from .dates import to_datetime
 from .drift import Drift, DriftOptions
 from .model import normalise_text
 from .owners import OwnerResolver
 from .parse import markdown_tokens, split_front_matter
 from .policy import Policies, RetiredTerm
 from .rules import RULES, Rule, RuleHit
-from .store import Store
+from .store import FindingRow, Store
 from .vocabulary import LEVELS, level_at_least
 
 
@@ -455,71 +454,41 @@ def _suppressed(code: str, line: int, sec: dict[str, Any] | None, file_codes: se
     return False
 
 
-def _baseline_run(store: Store) -> int | None:
-    """The last recorded run: runs that only hold verdicts are never one; runs from before the
-    distinction (no "recorded" in their summary) all are."""
-    run: int | None = store.db.execute(
-        "select max(id) from check_runs where status = 'ok' "
-        "and coalesce(json_extract(summary, '$.recorded'), 'run') = 'run'").fetchone()[0]
-    return run
-
-
 def _compare(store: Store, result: CheckResult) -> dict[str, int]:
     """Mark each finding new or not and list the resolved ones, against the last recorded run (read
     only). Returns {fingerprint: run it was first seen in} of that run's findings."""
-    prev = _baseline_run(store)
+    prev = store.baseline_run_id()
     result.baseline_run = prev
-    prev_rows = list(store.db.query("select * from findings where run_id = ?", [prev])) if prev else []
-    prev_fps: dict[str, int] = {r["fingerprint"]: r["first_seen_run"] or prev for r in prev_rows} if prev else {}
+    prev_rows = store.run_findings(prev) if prev else []
+    prev_fps: dict[str, int] = {r.fingerprint: r.first_seen_run or prev for r in prev_rows} if prev else {}
     for f in result.findings:
         f.new = f.fingerprint not in prev_fps
     current = {f.fingerprint for f in result.findings}
     result.resolved = [
-        {"fingerprint": r["fingerprint"], "rule": r["rule"], "path": r["path"], "heading": r["heading"],
-         "message": r["message"]}
-        for r in prev_rows if r["fingerprint"] not in current
+        {"fingerprint": r.fingerprint, "rule": r.rule, "path": r.path, "heading": r.heading, "message": r.message}
+        for r in prev_rows if r.fingerprint not in current
     ]
     return prev_fps
 
 
 def _record(store: Store, result: CheckResult, policies: Policies, prev_fps: dict[str, int]) -> None:
     with store.transaction():
-        pk = store.db.table("check_runs").insert({
-            "started_at": now_iso(), "status": "running", "config": json.dumps(policies.describe(), sort_keys=True),
-        }).last_pk
-        assert pk is not None
-        run_id = int(pk)
-        rows = []
-        for f in result.findings:
-            rows.append({
-                "run_id": run_id, "fingerprint": f.fingerprint, "rule": f.rule, "name": f.name, "kind": f.kind,
-                "level": f.level, "scope": f.scope, "source": f.source, "document_id": f.document_id,
-                "section_id": f.section_id, "path": f.path, "heading": f.heading,
-                "heading_path": json.dumps(f.heading_path), "line": f.line, "message": f.message,
-                "evidence": json.dumps(f.evidence, sort_keys=True, default=str),
-                "newer_section_id": (f.newer or {}).get("section_id"), "newer": json.dumps(f.newer) if f.newer else None,
-                "owner": f.owner, "changed_at": f.changed_at,
-                "first_seen_run": run_id if f.new else prev_fps[f.fingerprint],
-            })
-        if rows:
-            store.db.table("findings").insert_all(rows)
+        run_id = store.start_check_run(policies.describe())
+        store.add_findings([
+            FindingRow(
+                run_id=run_id, fingerprint=f.fingerprint, rule=f.rule, name=f.name, kind=f.kind, level=f.level,
+                scope=f.scope, source=f.source, document_id=f.document_id, section_id=f.section_id, path=f.path,
+                heading=f.heading, heading_path=f.heading_path, line=f.line, message=f.message,
+                evidence=f.evidence, newer_section_id=(f.newer or {}).get("section_id"), newer=f.newer,
+                owner=f.owner, changed_at=f.changed_at,
+                first_seen_run=run_id if f.new else prev_fps[f.fingerprint],
+            )
+            for f in result.findings])
         result.run_id = run_id
-        store.db.table("check_runs").update(run_id, {
-            "finished_at": now_iso(), "status": "ok", "findings": len(result.findings),
-            "new": sum(f.new for f in result.findings), "resolved": len(result.resolved),
-            "seconds": round(result.seconds, 3), "summary": json.dumps(result.summary(), sort_keys=True),
-        })
-        # verdicts that a newer run replaces are gone: the guard reads the newest run, and the owner
-        # reports compare a recorded run with the recorded run before it, not with a check in between
-        # (deleted after the insert, so run ids only grow and a guard's refresh sees the change)
-        old = [r[0] for r in store.db.execute(
-            "select id from check_runs where id < ? and json_extract(summary, '$.recorded') = 'verdicts'", [run_id])]
-        # keep the last runs only: findings are derived, the nightly trend needs two; never the baseline
-        keep = run_id if result.recorded == "run" else result.baseline_run
-        old += [r[0] for r in store.db.execute("select id from check_runs order by id desc limit -1 offset 10")]
-        for rid in sorted(set(old) - {keep}):
-            store.db.execute("delete from findings where run_id = ?", [rid])
-            store.db.execute("delete from check_runs where id = ?", [rid])
+        store.finish_check_run(
+            run_id, findings=len(result.findings), new=sum(f.new for f in result.findings),
+            resolved=len(result.resolved), seconds=round(result.seconds, 3), summary=result.summary())
+        store.prune_check_runs(run_id, keep=run_id if result.recorded == "run" else result.baseline_run)
 
 
 def record_run(store: Store, result: CheckResult) -> None:
@@ -529,19 +498,12 @@ def record_run(store: Store, result: CheckResult) -> None:
         raise ValueError('this check wrote nothing to record; run it with record="verdicts" or "run"')
     result.recorded = "run"
     with store.transaction():
-        store.db.table("check_runs").update(result.run_id, {"summary": json.dumps(result.summary(), sort_keys=True)})
+        store.set_run_summary(result.run_id, result.summary())
 
 
 def latest_findings(store: Store) -> list[dict[str, Any]]:
-    run = store.db.execute("select max(id) from check_runs where status = 'ok'").fetchone()[0]
-    if not run:
-        return []
-    rows = list(store.db.query("select * from findings where run_id = ? order by path, line", [run]))
-    for r in rows:
-        r["heading_path"] = json.loads(r["heading_path"] or "[]")
-        r["evidence"] = json.loads(r["evidence"] or "{}")
-        r["newer"] = json.loads(r["newer"]) if r["newer"] else None
-    return rows
+    """The newest run's findings as dicts (Store.latest_findings gives them typed)."""
+    return [r.to_dict() for r in store.latest_findings()]
 
 
 __all__ = ["CheckResult", "Finding", "LEVELS", "RECORD_MODES", "latest_findings", "level_at_least", "record_run",

@@ -133,18 +133,13 @@ def record_events_enabled(config: Config | None = None) -> bool:
 
 
 def _config_in_sources(index: str | Path) -> Path | None:
-    import sqlite3
+    from .store import db_path_for, source_roots
 
-    db = Path(index) / "wikicheck.db" if Path(index).suffix != ".db" else Path(index)
+    db = db_path_for(index)
     if not db.exists():
         return None
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            roots = [r[0] for r in conn.execute("select root from sources where kind != 'http' order by name")]
-        finally:
-            conn.close()
-    except sqlite3.Error:
+    roots = source_roots(db)
+    if roots is None:
         return None
     for root in roots:
         p = Path(root) / CONFIG_NAME

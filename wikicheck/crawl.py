@@ -224,8 +224,7 @@ def _recorded_kinds(index_dir: Path, specs: list[str], names: Sequence[str | Non
 def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: Config, embedder: Embedder,
                   prog: Progress, t0: float) -> CrawlSummary:
     # we hold the lock, so any crawl still marked running was killed
-    with store.transaction():
-        store.db.execute("update crawls set status = 'killed' where status = 'running'")
+    store.mark_running_crawls_killed()
     crawl_id = store.start_crawl([s.root for s in sources])
     summary = CrawlSummary(index=str(index_dir), crawl_id=crawl_id, model=embedder.model_id)
     max_level = config.get("crawl", "max-heading-level")
@@ -259,9 +258,7 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
 
             t = time.perf_counter()
             known = store.document_fingerprints(src.name)
-            live_counts = dict(store.db.execute(
-                "select document_id, count(*) from sections where source = ? and removed_at is null group by document_id",
-                [src.name]).fetchall())
+            live_counts = store.live_section_counts(src.name)
             todo = []
             present: set[str] = set()
             for cand in scan.candidates:
@@ -469,7 +466,5 @@ def _import_history(store: Store, src: Source, max_level: int, summary: CrawlSum
             prog("history", n, 0)
     if total or n:
         prog("history", total or n, total or n)  # commits that changed no page count as read too
-    with store.transaction():
-        store.db.table("sources").update(src.name, {"last_commit": head})
-        store.db.execute("delete from meta where key like ? and key != ?", [f"history:{src.name}:%", key])
+    store.finish_history_import(src.name, head, key)
     return problems

@@ -331,12 +331,7 @@ class OwnerResolver:
 
     @classmethod
     def for_store(cls, store: Any, config: Config | None = None) -> OwnerResolver:
-        authors: list[tuple[str, str, str | None]] = []
-        for table in ("sections", "documents"):
-            rows = store.db.query(f"select source, author, max(changed_at) as changed_at from {table} "
-                                  "where author is not null and timestamp_source = 'git' group by source, author")
-            authors.extend((r["source"], r["author"], r["changed_at"]) for r in rows)
-        return cls(store.sources(), config, authors)
+        return cls(store.sources(), config, store.git_authors())
 
     # ------------------------------------------------------------------ git identities
 

@@ -58,10 +58,10 @@ class CrawlState:
 def crawl_state(store: Store) -> CrawlState:
     """The state of the latest crawl of `store` (one indexed query; the lock is only tried when
     that crawl says it is still running, to tell a live crawl from a killed one)."""
-    row = store.db.execute("select id, status, finished_at from crawls order by id desc limit 1").fetchone()
+    row = store.newest_crawl()
     if row is None:
         return CrawlState(None, None, False, None)
-    crawl_id, status, finished = row
+    crawl_id, status, finished = row.id, row.status, row.finished_at
     running = status == "running" and _lock_held(store)
     if status == "running" and not running:
         status = "killed"  # nobody holds the lock: the crawl that wrote 'running' died

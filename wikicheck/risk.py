@@ -130,10 +130,7 @@ def exposure_by_section(store: Any, now: dt.datetime | None = None, days: int = 
     now = now or dt.datetime.now(dt.timezone.utc)
     since, until = iso(now - dt.timedelta(days=days)), iso(now)
     out: dict[str, Exposure] = {}
-    rows = store.db.execute(
-        "select section_id, verdict, count(*) from guard_events where at >= ? and at <= ? group by section_id, verdict",
-        [since, until]).fetchall()
-    for sid, verdict, n in rows:
+    for sid, verdict, n in store.verdict_counts(since, until):
         e = out.setdefault(sid, Exposure())
         if verdict in ("ok", "replaced"):  # a replacement was handed out too
             e.served += n
@@ -141,9 +138,7 @@ def exposure_by_section(store: Any, now: dt.datetime | None = None, days: int = 
             e.warned += n
         elif verdict == "block":
             e.blocked += n
-    for sid, n in store.db.execute(
-            "select replaces, count(*) from guard_events where replaces is not null and at >= ? and at <= ? "
-            "group by replaces", [since, until]).fetchall():
+    for sid, n in store.replacement_counts(since, until):
         out.setdefault(sid, Exposure()).replaced += n
     return out
 
@@ -158,7 +153,7 @@ def exposure_of(section_ids: Iterable[str], by_section: dict[str, Exposure]) -> 
 
 def events_recorded(store: Any) -> bool:
     """Whether the guard has recorded anything at all (so zero exposure means 'nobody asked')."""
-    return bool(store.db.execute("select exists(select 1 from guard_events)").fetchone()[0] == 1)
+    return bool(store.has_guard_events())
 
 
 __all__ = [

@@ -14,8 +14,7 @@ def distinct_texts(store: Store) -> int:
     """How many distinct texts the live sections have. Sections with the same heading path and text
     share one embedding, so a crawl embeds this many while faiss holds one vector per live section:
     the two counts `crawl` and `status` print differ by the sections that share a text (#12)."""
-    return int(store.db.execute(
-        "select count(distinct content_hash) from sections where removed_at is null").fetchone()[0])
+    return store.distinct_texts()
 
 
 def sharing_note(sections: int, texts: int, embedded: int | None = None) -> str:
@@ -32,9 +31,7 @@ def index_status(index_dir: str | Path, verify_export: bool = False) -> dict[str
     with Store.open(index_dir) as store:
         model = store.model_id()
         manifest = Manifest.read(Path(index_dir))
-        ts = dict(store.db.execute(
-            "select coalesce(timestamp_source, 'unknown'), count(*) from sections where removed_at is null group by 1"
-        ).fetchall())
+        ts = store.timestamp_sources()
         return {
             "version": 1,
             "index": str(index_dir),

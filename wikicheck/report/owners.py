@@ -304,17 +304,14 @@ def build_reports(store: Any, config: Config | None = None, *, now: dt.datetime 
     if min_level not in LEVEL_RANK:
         raise ValueError(f"min_level should be one of {', '.join(LEVEL_RANK)}, got {min_level!r}")
     now = now or dt.datetime.now(dt.timezone.utc)
-    runs = {r["id"]: r for r in store.db.query("select id, started_at, finished_at, findings from check_runs "
-                                                  "where status = 'ok' order by id")}
+    runs = {r.id: r.to_json() for r in store.finished_runs()}
     if not runs:
         raise WikicheckError('no check run in this index yet; run "wikicheck check" (or "wikicheck nightly") first')
     run_id = max(runs)
     prev_id = max((i for i in runs if i < run_id), default=None)
     sections = {s["id"]: s for s in store.sections()}
     # removed pages too (resolved findings may name them); not their text, which can be large
-    docs = {d["id"]: d for d in store.db.query(
-        "select id, source, path, title, url, owner, author, changed_at, \"commit\", timestamp_source, removed_at "
-        "from documents where known_from = 'crawl'")}
+    docs = {d["id"]: d for d in store.crawled_documents()}
     doc_sections: dict[str, list[str]] = {}
     for s in sections.values():
         doc_sections.setdefault(s["document_id"], []).append(s["id"])
@@ -327,15 +324,13 @@ def build_reports(store: Any, config: Config | None = None, *, now: dt.datetime 
     current_fps = {f["fingerprint"] for f in latest_findings(store)}
     resolved: list[dict[str, Any]] = []
     if prev_id is not None:
-        for r in store.db.query("select * from findings where run_id = ? order by path, line", [prev_id]):
-            if r["fingerprint"] in current_fps or not _level_ok(r["level"], min_level):
+        for r in store.run_findings(prev_id, by_location=True):
+            if r.fingerprint in current_fps or not _level_ok(r.level, min_level):
                 continue
-            r = dict(r)
-            r["newer"] = json.loads(r["newer"]) if r.get("newer") else None
-            resolved.append({"fingerprint": r["fingerprint"], "rule": r["rule"], "name": r["name"], "kind": r["kind"],
-                             "level": r["level"], "path": r["path"], "heading": r["heading"] or "",
-                             "message": r["message"], "ownership": _ownership(ctx, r).to_json(),
-                             "first_seen_run": r["first_seen_run"]})
+            resolved.append({"fingerprint": r.fingerprint, "rule": r.rule, "name": r.name, "kind": r.kind,
+                             "level": r.level, "path": r.path, "heading": r.heading or "",
+                             "message": r.message, "ownership": _ownership(ctx, r.to_dict()).to_json(),
+                             "first_seen_run": r.first_seen_run})
 
     # every owner of a live section gets a report, even with nothing to fix
     buckets: dict[str, dict[str, Any]] = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,17 +13,28 @@ from typing import Any, Iterator
 import numpy as np
 from sqlite_utils import Database
 
-from .dates import now_iso
-from .errors import StoreDamaged, StoreEmpty, StoreNotFound, WikicheckError
-from .migrations import migrations
-from .model import Document, Section
+from ..dates import now_iso
+from ..errors import StoreEmpty, StoreNotFound, WikicheckError
+from ..migrations import migrations
+from ..model import Document, Section
+from .crawls import CrawlsPart
+from .embeddings import EmbeddingsPart
+from .events import GuardEventsPart
+from .files import (
+    _LAST_OPENED,
+    _SOUND,
+    _corrupt,
+    _damaged,
+    _file_state,
+    _quick_check,
+    _refuse_unusable_file,
+    damage_error,
+    source_roots,
+)
+from .records import CheckRun, CrawlRecord, FindingRow
+from .runs import CheckRunsPart
 
 DB_NAME = "wikicheck.db"
-
-# (path -> stat of the file and its WAL) of every store this process found sound with quick_check,
-# so that a command opening one store twice (status) pays for the check once
-_SOUND: dict[Path, tuple[int, ...]] = {}
-_LAST_OPENED: list[Path] = []  # the store file this process opened last, for damage_error()
 
 
 @dataclass
@@ -40,8 +50,11 @@ def db_path_for(index: str | Path) -> Path:
     return p if p.suffix == ".db" else p / DB_NAME
 
 
-class Store:
-    """Typed reads and writes over the wikicheck SQLite database."""
+class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart):
+    """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
+    (#13). Check runs and findings, guard events, crawl bookkeeping and embeddings are in the
+    parts it inherits (runs.py, events.py, crawls.py, embeddings.py); the records they return are
+    in records.py."""
 
     def __init__(self, db: Database, path: Path | None):
         self.db = db
@@ -403,73 +416,6 @@ class Store:
     def model_id(self) -> str | None:
         return self.get_meta("model_id")
 
-    def pending_embeddings(self, model_id: str) -> list[tuple[str, str]]:
-        """(content_hash, text to embed) of live sections that have no vector for this model."""
-        rows = self.db.execute(
-            """select s.content_hash, s.heading_path, s.text from sections s
-               where s.removed_at is null and not exists (
-                 select 1 from embeddings e where e.content_hash = s.content_hash and e.model_id = ?)
-               group by s.content_hash""",
-            [model_id],
-        ).fetchall()
-        return [(h, " > ".join(json.loads(hp)) + "\n\n" + t) for h, hp, t in rows]
-
-    def live_texts(self) -> list[tuple[str, str]]:
-        """(content_hash, text to embed) of every live section, one per content hash, by hash."""
-        rows = self.db.execute(
-            """select content_hash, heading_path, text from sections where removed_at is null
-               group by content_hash order by content_hash""").fetchall()
-        return [(h, " > ".join(json.loads(hp)) + "\n\n" + t) for h, hp, t in rows]
-
-    def put_embeddings(self, model_id: str, hashes: list[str], vectors: np.ndarray) -> None:
-        ts = now_iso()
-        vecs = np.asarray(vectors, dtype="<f4")
-        with self.transaction():
-            self.db.conn.executemany(
-                "insert or replace into embeddings (content_hash, model_id, vector, created_at) values (?, ?, ?, ?)",
-                [(h, model_id, vecs[i].tobytes(), ts) for i, h in enumerate(hashes)],
-            )
-
-    def live_vectors(self, model_id: str) -> tuple[np.ndarray, np.ndarray]:
-        """(keys, vectors) of every live section that has a vector for this model."""
-        rows = self.db.execute(
-            """select s.key, e.vector from sections s join embeddings e
-               on e.content_hash = s.content_hash and e.model_id = ?
-               where s.removed_at is null order by s.key""",
-            [model_id],
-        ).fetchall()
-        if not rows:
-            return np.zeros(0, dtype="int64"), np.zeros((0, 0), dtype="float32")
-        keys = np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
-        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
-        return keys, vecs.astype("float32", copy=False)
-
-    def vectors_for_hashes(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for i in range(0, len(hashes), 500):
-            chunk = hashes[i:i + 500]
-            q = ",".join("?" * len(chunk))
-            for h, v in self.db.execute(
-                f"select content_hash, vector from embeddings where model_id = ? and content_hash in ({q})",
-                [model_id, *chunk]):
-                out[h] = np.frombuffer(v, dtype="<f4")
-        return out
-
-    def index_state(self, model_id: str) -> str:
-        """A digest of what the index should contain; the manifest records it."""
-        row = self.db.execute(
-            """select count(*), coalesce(sum(s.key * 2654435761 % 1000000007), 0),
-                      coalesce(max(s.key), 0)
-               from sections s join embeddings e on e.content_hash = s.content_hash and e.model_id = ?
-               where s.removed_at is null""",
-            [model_id],
-        ).fetchone()
-        hashes = self.db.execute(
-            """select group_concat(content_hash, '') from (select s.content_hash from sections s
-               where s.removed_at is null order by s.key)""").fetchone()[0] or ""
-        import hashlib
-        return f"{row[0]}:{row[1]}:{row[2]}:{hashlib.sha1(hashes.encode()).hexdigest()[:16]}"
-
     # ------------------------------------------------------------------ crawl runs
 
     def start_crawl(self, sources: list[str]) -> int:
@@ -514,75 +460,6 @@ def keys_digest(keys: np.ndarray) -> str:
     return f"{len(k)}:{weighted}:{int(k.max()) if len(k) else 0}"
 
 
-def _refuse_unusable_file(path: Path, index: str | Path, create: bool) -> None:
-    """A directory is no store; a 0-byte file is an empty one, which only a crawl may fill (and a
-    reader must not migrate into a store that then looks like a clean wiki)."""
-    st = path.stat()
-    if stat.S_ISDIR(st.st_mode):
-        raise StoreDamaged(f"{path} is a directory, not a wikicheck store; move it aside, or give another --index")
-    if not stat.S_ISREG(st.st_mode):
-        raise StoreDamaged(f"{path} is not a regular file, not a wikicheck store; move it aside, "
-                           "or give another --index")
-    wal = path.with_name(path.name + "-wal")
-    if st.st_size == 0 and not create and not (wal.exists() and wal.stat().st_size):
-        raise StoreEmpty(f'{path} is empty (0 bytes): no crawl has completed; '
-                         f'run "wikicheck crawl SOURCE --index {index}"')
-
-
-def _file_state(path: Path) -> tuple[int, ...]:
-    """What changes when the store's content does: the file's and its WAL's identity, size and
-    mtime. An empty WAL counts as none (closing the last connection deletes it)."""
-    out: list[int] = []
-    for p in (path, path.with_name(path.name + "-wal")):
-        try:
-            st = p.stat()
-        except OSError:
-            st = None
-        out += [st.st_ino, st.st_size, st.st_mtime_ns] if st is not None and st.st_size else [0, 0, 0]
-    return tuple(out)
-
-
-def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
-    """SQLite's quick_check: every page of the file read once, about 0.1 s per 100 MB of store
-    (measured on benchmarks/synth.py stores: 72-189 ms at 20k sections / 95 MB, 0.45-0.66 s at
-    100k / 480 MB, on a busy 2-core machine). Skipped when this process found the same file sound
-    already. Damage is exit 3, and the file is left as it is: it holds the history that no crawl
-    can recreate (fixes #11 point 12)."""
-    key = path.resolve()
-    state = _file_state(path)
-    if _SOUND.get(key) == state or state == (0,) * 6:  # checked already, or a new (empty) file
-        return
-    problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
-    if problem != "ok":
-        conn.close()
-        raise _damaged(path, problem)
-    _SOUND[key] = state
-
-
-def _damaged(path: Path, problem: str) -> StoreDamaged:
-    problem = " ".join(str(problem).split())[:160]
-    return StoreDamaged(f"{path}: damaged ({problem}); move it aside with its -wal and -shm files (it holds the "
-                        "history: keep it, or restore it from a backup), then crawl again into a fresh store")
-
-
-def damage_error(e: BaseException) -> StoreDamaged | None:
-    """The StoreDamaged to report for an SQLite error that says the store file is damaged (damage
-    quick_check did not see at open, met by a later query), naming the store opened last; else None."""
-    if _LAST_OPENED and isinstance(e, sqlite3.DatabaseError) and _corrupt(e, not_a_database=True):
-        return _damaged(_LAST_OPENED[-1], str(e))
-    return None
-
-
-def _corrupt(e: sqlite3.DatabaseError, not_a_database: bool = False) -> bool:
-    """SQLITE_CORRUPT (a damaged page); with `not_a_database`, SQLITE_NOTADB too (a damaged header)."""
-    if isinstance(e, sqlite3.OperationalError):  # locked, busy, I/O: not damage to the file's content
-        return False
-    name = getattr(e, "sqlite_errorname", "") or ""  # Python 3.11+
-    if name.startswith("SQLITE_CORRUPT") or "malformed" in str(e):
-        return True
-    return not_a_database and (name == "SQLITE_NOTADB" or "not a database" in str(e))
-
-
 def _str(v: Any) -> str | None:
     if v is None or v == "":
         return None
@@ -606,3 +483,7 @@ def _decode_section(r: dict[str, Any]) -> dict[str, Any]:
     r = dict(r)
     r["heading_path"] = json.loads(r["heading_path"]) if r.get("heading_path") else []
     return r
+
+
+__all__ = ["DB_NAME", "CheckRun", "CrawlRecord", "FindingRow", "SectionChanges", "Store", "damage_error", "db_path_for",
+           "keys_digest", "source_roots"]

@@ -1,0 +1,80 @@
+"""Embeddings (table `embeddings`): one vector per distinct text and model, and what the faiss index is built from."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..dates import now_iso
+from ._base import StorePart
+
+
+class EmbeddingsPart(StorePart):
+
+    def pending_embeddings(self, model_id: str) -> list[tuple[str, str]]:
+        """(content_hash, text to embed) of live sections that have no vector for this model."""
+        rows = self.db.execute(
+            """select s.content_hash, s.heading_path, s.text from sections s
+               where s.removed_at is null and not exists (
+                 select 1 from embeddings e where e.content_hash = s.content_hash and e.model_id = ?)
+               group by s.content_hash""",
+            [model_id],
+        ).fetchall()
+        return [(h, " > ".join(json.loads(hp)) + "\n\n" + t) for h, hp, t in rows]
+
+    def live_texts(self) -> list[tuple[str, str]]:
+        """(content_hash, text to embed) of every live section, one per content hash, by hash."""
+        rows = self.db.execute(
+            """select content_hash, heading_path, text from sections where removed_at is null
+               group by content_hash order by content_hash""").fetchall()
+        return [(h, " > ".join(json.loads(hp)) + "\n\n" + t) for h, hp, t in rows]
+
+    def put_embeddings(self, model_id: str, hashes: list[str], vectors: np.ndarray) -> None:
+        ts = now_iso()
+        vecs = np.asarray(vectors, dtype="<f4")
+        with self.transaction():
+            self.db.conn.executemany(
+                "insert or replace into embeddings (content_hash, model_id, vector, created_at) values (?, ?, ?, ?)",
+                [(h, model_id, vecs[i].tobytes(), ts) for i, h in enumerate(hashes)],
+            )
+
+    def live_vectors(self, model_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, vectors) of every live section that has a vector for this model."""
+        rows = self.db.execute(
+            """select s.key, e.vector from sections s join embeddings e
+               on e.content_hash = s.content_hash and e.model_id = ?
+               where s.removed_at is null order by s.key""",
+            [model_id],
+        ).fetchall()
+        if not rows:
+            return np.zeros(0, dtype="int64"), np.zeros((0, 0), dtype="float32")
+        keys = np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+        return keys, vecs.astype("float32", copy=False)
+
+    def vectors_for_hashes(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i:i + 500]
+            q = ",".join("?" * len(chunk))
+            for h, v in self.db.execute(
+                f"select content_hash, vector from embeddings where model_id = ? and content_hash in ({q})",
+                [model_id, *chunk]):
+                out[h] = np.frombuffer(v, dtype="<f4")
+        return out
+
+    def index_state(self, model_id: str) -> str:
+        """A digest of what the index should contain; the manifest records it."""
+        row = self.db.execute(
+            """select count(*), coalesce(sum(s.key * 2654435761 % 1000000007), 0),
+                      coalesce(max(s.key), 0)
+               from sections s join embeddings e on e.content_hash = s.content_hash and e.model_id = ?
+               where s.removed_at is null""",
+            [model_id],
+        ).fetchone()
+        hashes = self.db.execute(
+            """select group_concat(content_hash, '') from (select s.content_hash from sections s
+               where s.removed_at is null order by s.key)""").fetchone()[0] or ""
+        import hashlib
+        return f"{row[0]}:{row[1]}:{row[2]}:{hashlib.sha1(hashes.encode()).hexdigest()[:16]}"
