@@ -148,10 +148,7 @@ class Drift:
         self._by_doc_versions: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._past_titles: dict[str, set[str]] = defaultdict(set)
         self._vrow: dict[int, dict[str, Any]] = {}
-        for v in store.db.query(
-            "select id, section_id, document_id, source, path, heading_path, body_hash, valid_from, valid_to, \"commit\", "
-            "author, ended_by_commit, seen_at, closed_at from section_versions order by valid_from, id"
-        ):
+        for v in store.all_versions():
             self._versions[v["section_id"]].append(v)
             self._vrow[v["id"]] = v
             self._by_body[v["body_hash"]].append(v)
@@ -348,8 +345,7 @@ class Drift:
 
     def vtext(self, vid: int) -> str:
         if vid not in self._vtext:
-            row = self.store.db.execute("select text from section_versions where id = ?", [vid]).fetchone()
-            self._vtext[vid] = row[0] if row else ""
+            self._vtext[vid] = self.store.version_text(vid)
         return self._vtext[vid]
 
     def neighbours(self) -> dict[str, list[tuple[str, float]]]:
