@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Any
 
-from ..claims import ClaimDiff, _overlap
+from ..claims import Claim, ClaimDiff, _overlap
 from .core import Corpus, Hit, Sec, day, summary
 from .identity import PageIdentity, title_words
 from .pages import CopiedPages
@@ -22,7 +21,7 @@ class Contradictions:
         self.c = corpus
         self.ident = identity
         self.pages = pages
-        self._page_claim_cache: dict[str, dict[tuple[str, str], list[tuple[Any, Sec]]]] = {}
+        self._page_claim_cache: dict[str, dict[tuple[str, str], list[tuple[Claim, Sec]]]] = {}
 
     def _same_topic(self, a: str, b: str) -> bool:
         """The page titles share their main words: "Refund batch runs" and "Refund processing"."""
@@ -61,7 +60,7 @@ class Contradictions:
             strong = [x for x in conflicts if x[0].type in ("flag", "instruction")]
             if len(conflicts) < c.opt.min_conflicts and not strong:
                 continue
-            by_section: dict[str, list[tuple[Any, Any, Sec]]] = defaultdict(list)
+            by_section: dict[str, list[tuple[Claim, Claim, Sec]]] = defaultdict(list)
             conflicts.sort(key=lambda x: (x[0].type, x[0].key, x[0].value, x[1].value))
             for old_c, new_c, old_s, new_s in conflicts:
                 by_section[old_s.row["id"]].append((old_c, new_c, new_s))
@@ -87,10 +86,10 @@ class Contradictions:
         known = [d for d in dates if d]
         return max(known) if known else None
 
-    def _page_claims(self, doc_id: str) -> dict[tuple[str, str], list[tuple[Any, Sec]]]:
+    def _page_claims(self, doc_id: str) -> dict[tuple[str, str], list[tuple[Claim, Sec]]]:
         cache = self._page_claim_cache
         if doc_id not in cache:
-            m: dict[tuple[str, str], list[tuple[Any, Sec]]] = defaultdict(list)
+            m: dict[tuple[str, str], list[tuple[Claim, Sec]]] = defaultdict(list)
             for s in self.c.by_doc.get(doc_id, []):
                 for c in self.c.claims(s):
                     if c.type in ("flag", "port", "quantity", "instruction") and c.key:
@@ -98,7 +97,7 @@ class Contradictions:
             cache[doc_id] = m
         return cache[doc_id]
 
-    def _page_conflicts(self, old_doc: str, new_doc: str) -> list[tuple[Any, Any, Sec, Sec]]:
+    def _page_conflicts(self, old_doc: str, new_doc: str) -> list[tuple[Claim, Claim, Sec, Sec]]:
         po, pn = self._page_claims(old_doc), self._page_claims(new_doc)
         out = []
         for key in sorted(set(po) & set(pn)):
@@ -122,7 +121,7 @@ class Contradictions:
         return out
 
 
-def _contradiction(a, b) -> bool:  # type: ignore[no-untyped-def]
+def _contradiction(a: Claim, b: Claim) -> bool:
     """Conflicting values that are a real disagreement, not two unrelated settings."""
     if a.type == "flag":
         flag = a.key.split()[-1]

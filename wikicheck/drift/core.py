@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..claims import ClaimDiff, diff_claims, extract_claims
+from ..claims import Claim, ClaimDiff, diff_claims, extract_claims
 from ..history import HistoryOptions, SectionHistory
 from ..store import Store
 
@@ -146,7 +146,7 @@ class Corpus:
             return 0.0
         return float(self.vecs[a.i] @ self.vecs[b.i])
 
-    def claims(self, s: Sec):  # type: ignore[no-untyped-def]
+    def claims(self, s: Sec) -> frozenset[Claim]:
         return extract_claims(s.row["text"])
 
     def eff_date(self, s: Sec) -> str | None:

@@ -12,9 +12,8 @@ The page pairs and their direction are also what lineage and contradictions defe
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
-from ..claims import diff_claims, lexical_similarity, tokens
+from ..claims import ClaimDiff, diff_claims, lexical_similarity, tokens
 from .core import Corpus, Hit, Sec, day, summary
 from .identity import PageIdentity, norm_heading
 
@@ -24,7 +23,7 @@ class CopiedPages:
         self.c = corpus
         self.ident = identity
         self._made_from: dict[tuple[str, str], str] = {}  # page pair -> the page the other was made from
-        self._votes: dict[tuple[str, str], tuple[list[tuple[Sec, Sec, Any]], int]] = {}
+        self._votes: dict[tuple[str, str], tuple[list[tuple[Sec, Sec, ClaimDiff | None]], int]] = {}
         self._by_title: dict[str, set[str]] | None = None  # live pages by title key
         self._body_pages: dict[str, int] | None = None
         self._pairs: dict[tuple[str, str], list[tuple[Sec, Sec]]] | None = None
@@ -150,11 +149,11 @@ class CopiedPages:
                 rest_y.remove(best)
         return out
 
-    def _page_votes(self, pair: tuple[str, str]) -> tuple[list[tuple[Sec, Sec, Any]], int]:
+    def _page_votes(self, pair: tuple[str, str]) -> tuple[list[tuple[Sec, Sec, ClaimDiff | None]], int]:
         """Aligned sections of a copied-page pair with their claim differences, and the page vote:
         > 0 when the second page is newer, by the dates of the sections whose claims differ."""
         if pair not in self._votes:
-            diffs: list[tuple[Sec, Sec, Any]] = []
+            diffs: list[tuple[Sec, Sec, ClaimDiff | None]] = []
             votes = 0
             for x, y in self.page_pairs().get(pair, []):
                 if x.row["body_hash"] == y.row["body_hash"]:
