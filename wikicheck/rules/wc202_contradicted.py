@@ -26,6 +26,7 @@ OPTIONS = {"min-conflicts": int}
 DEFAULTS = {"min-conflicts": 2, "level": "warning"}
 AGE_RULE = False
 DRIFT_RULE = "contradicted"
+# the analysis is wikicheck/drift/contradictions.py; the options reach it as DriftOptions
 
 
 def check(_: None, options: dict[str, Any], ctx: Any) -> Iterator[RuleHit]:

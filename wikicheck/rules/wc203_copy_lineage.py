@@ -27,6 +27,7 @@ OPTIONS = {"near-copy": float, "min-tokens": int, "move-window-days": float}
 DEFAULTS = {"near-copy": 0.85, "min-tokens": 12, "move-window-days": 7.0, "level": "error"}
 AGE_RULE = False
 DRIFT_RULE = "lineage"
+# the analysis is wikicheck/drift/lineage.py; the options reach it as DriftOptions
 
 
 def check(_: None, options: dict[str, Any], ctx: Any) -> Iterator[RuleHit]:

@@ -20,6 +20,8 @@ OPTIONS: dict[str, type] = {}
 DEFAULTS = {"level": "info"}
 AGE_RULE = False
 DRIFT_RULE = "duplicate"
+# found by wikicheck/drift/lineage.py (copies of current text) and drift/pages.py (identical
+# sections of copied pages)
 
 
 def check(_: None, options: dict[str, Any], ctx: Any) -> Iterator[RuleHit]:

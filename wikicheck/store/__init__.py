@@ -451,6 +451,19 @@ class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart):
             "crawls": q("select count(*) from crawls"),
         }
 
+    # ------------------------------------------------------------------ drift analysis
+
+    def all_versions(self) -> list[dict[str, Any]]:
+        """Every section version without its text, oldest first: the history drift analysis reads."""
+        return list(self.db.query(
+            "select id, section_id, document_id, source, path, heading_path, body_hash, valid_from, valid_to, \"commit\", "
+            "author, ended_by_commit, seen_at, closed_at from section_versions order by valid_from, id"))
+
+    def version_text(self, version_id: int) -> str:
+        """The text of one section version ("" when there is no such version)."""
+        row = self.db.execute("select text from section_versions where id = ?", [version_id]).fetchone()
+        return row[0] if row else ""
+
 
 def keys_digest(keys: np.ndarray) -> str:
     """The first fields of Store.index_state, computed over faiss ids: equal when the ids are the
