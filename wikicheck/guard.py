@@ -214,9 +214,7 @@ class Guard:
         self.reload()
 
     def _state(self) -> tuple[Any, Any]:
-        run = self.store.db.execute("select max(id) from check_runs where status = 'ok'").fetchone()[0]
-        crawl = self.store.db.execute("select max(id) from crawls where status = 'ok'").fetchone()[0]
-        return run, crawl
+        return self.store.last_ok_ids()
 
     def refresh(self) -> bool:
         """Reload when a crawl or a check finished since the last load (for long-running services).
@@ -238,19 +236,12 @@ class Guard:
     def reload(self) -> None:
         """Re-read sections and verdicts (after a crawl or check), in one read transaction, and only
         from a completed crawl: while a crawl writes, the state loaded last stays (wikicheck.readers)."""
-        conn = self.store.db.conn
-        own = not conn.in_transaction
-        if own:
-            conn.execute("BEGIN")  # one snapshot (WAL): no crawl commit lands half way through the reads
-        try:
+        with self.store.read_snapshot():  # no crawl commit lands half way through the reads
             if crawl_state(self.store).partial:
                 if self._loaded_state is not None:
                     return
                 require_complete(self.store, what="search")  # raises: nothing completed to serve
             self._load()
-        finally:
-            if own:
-                conn.rollback()  # read only
 
     def _load(self) -> None:
         self._loaded_state = self._state()
@@ -562,10 +553,9 @@ class Guard:
             live = self._prefer([s for h in c.hashes for s in self.by_body.get(h, [])], c)
             if live is not None:
                 return self._current(chunk, live, "exact")
-            rows = list(self.store.db.query(
-                "select * from section_versions where section_id = ? order by valid_from desc limit 1", [c.section_id]))
-            if rows:
-                return self._old_version(chunk, rows[0], "section_id")
+            last = self.store.latest_version(c.section_id)
+            if last:
+                return self._old_version(chunk, last, "section_id")
             if not c.text and not c.path:
                 return self._unknown(chunk, f"section {c.section_id} is not in this wiki")
         if c.path:
@@ -583,9 +573,7 @@ class Guard:
         if live is not None:
             return self._current(chunk, live, "exact")
         # then the past: an earlier version of a section
-        q = ",".join("?" * len(c.hashes))
-        rows = list(self.store.db.query(
-            f"select * from section_versions where body_hash in ({q}) order by valid_from desc, id desc", c.hashes))
+        rows = self.store.versions_with_body(c.hashes)
         if rows:
             return self._old_version(chunk, rows[0], "exact")
         return None
@@ -710,9 +698,7 @@ class Guard:
         best_past: tuple[float, dict[str, Any]] | None = None
         compared: set[str] = set()
         for doc_id in dict.fromkeys(sec["document_id"] for sec, _ in hits[:5]):
-            for v in self.store.db.query(
-                    "select * from section_versions where document_id = ? and valid_to is not null "
-                    "order by valid_to desc", [doc_id]):
+            for v in self.store.ended_versions(doc_id):
                 if v["body_hash"] in compared:  # the same wording again (reverted, or on another page)
                     continue
                 compared.add(v["body_hash"])
@@ -746,9 +732,7 @@ class Guard:
         for ids in withheld or []:
             rows.extend((ts, sid, "block", None) for sid in ids)
         try:
-            with self.store.transaction():
-                self.store.db.conn.executemany(
-                    "insert into guard_events (at, section_id, verdict, replaces) values (?, ?, ?, ?)", rows)
+            self.store.record_guard_events(rows)
         except Exception:  # noqa: BLE001 - exposure is best effort; a read-only store must still serve
             pass
 

@@ -498,6 +498,51 @@ class Store:
             "crawls": q("select count(*) from crawls"),
         }
 
+    # ------------------------------------------------------------------ the retrieval guard
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """One read transaction, rolled back at the end (read only); inside a transaction already, that one."""
+        conn = self.db.conn
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")  # one snapshot (WAL): no crawl commit lands half way through the reads
+        try:
+            yield
+        finally:
+            if own:
+                conn.rollback()  # read only
+
+    def last_ok_ids(self) -> tuple[int | None, int | None]:
+        """(id of the last check run, id of the last crawl) that finished ok: a guard reloads when they change."""
+        run = self.db.execute("select max(id) from check_runs where status = 'ok'").fetchone()[0]
+        crawl = self.db.execute("select max(id) from crawls where status = 'ok'").fetchone()[0]
+        return run, crawl
+
+    def latest_version(self, section_id: str) -> dict[str, Any] | None:
+        """The newest version (history row) of a section, or None."""
+        rows = list(self.db.query(
+            "select * from section_versions where section_id = ? order by valid_from desc limit 1", [section_id]))
+        return rows[0] if rows else None
+
+    def versions_with_body(self, body_hashes: list[str]) -> list[dict[str, Any]]:
+        """The versions of any section whose text hashes to one of `body_hashes`, newest first."""
+        q = ",".join("?" * len(body_hashes))
+        return list(self.db.query(
+            f"select * from section_versions where body_hash in ({q}) order by valid_from desc, id desc", body_hashes))
+
+    def ended_versions(self, document_id: str) -> list[dict[str, Any]]:
+        """The versions of a page's sections that ended (earlier wordings, removed sections), last ended first."""
+        return list(self.db.query(
+            "select * from section_versions where document_id = ? and valid_to is not null "
+            "order by valid_to desc", [document_id]))
+
+    def record_guard_events(self, rows: list[tuple[str, str, str, str | None]]) -> None:
+        """Exposure: (at, section_id, verdict, replaces) of each section the retrieval guard served or withheld."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "insert into guard_events (at, section_id, verdict, replaces) values (?, ?, ?, ?)", rows)
+
 
 def keys_digest(keys: np.ndarray) -> str:
     """The first fields of Store.index_state, computed over faiss ids: equal when the ids are the
