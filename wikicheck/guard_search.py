@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import numpy as np
@@ -54,5 +55,5 @@ class Search:
             rows.extend((ts, sid, "block", None) for sid in ids)
         try:
             self.store.record_guard_events(rows)
-        except Exception:  # noqa: BLE001 - exposure is best effort; a read-only store must still serve
+        except sqlite3.Error:  # exposure is best effort: a read-only or locked store must still serve
             pass
