@@ -22,11 +22,6 @@ STORE_PACKAGE = "store"
 ALLOWED = {
     # the schema: Store.open applies it, and its migrations are append-only (STYLE.md §4)
     "migrations",
-    # being split on other branches, which move their SQL into the store themselves (#13); remove
-    # each entry when its branch lands (sources/http.py runs no SQL at 25c43e8: listed while it is split)
-    "drift",
-    "guard",
-    "sources/http",
 }
 
 SQL_CALLS = {"execute", "executemany", "executescript", "query"}

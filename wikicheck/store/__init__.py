@@ -31,6 +31,7 @@ from .files import (
     damage_error,
     source_roots,
 )
+from .reads import HistoryReadsPart
 from .records import CheckRun, CrawlRecord, FindingRow
 from .runs import CheckRunsPart
 
@@ -50,7 +51,7 @@ def db_path_for(index: str | Path) -> Path:
     return p if p.suffix == ".db" else p / DB_NAME
 
 
-class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart):
+class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryReadsPart):
     """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
     (#13). Check runs and findings, guard events, crawl bookkeeping and embeddings are in the
     parts it inherits (runs.py, events.py, crawls.py, embeddings.py); the records they return are
@@ -450,19 +451,6 @@ class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart):
             "embeddings": q("select count(*) from embeddings"),
             "crawls": q("select count(*) from crawls"),
         }
-
-    # ------------------------------------------------------------------ drift analysis
-
-    def all_versions(self) -> list[dict[str, Any]]:
-        """Every section version without its text, oldest first: the history drift analysis reads."""
-        return list(self.db.query(
-            "select id, section_id, document_id, source, path, heading_path, body_hash, valid_from, valid_to, \"commit\", "
-            "author, ended_by_commit, seen_at, closed_at from section_versions order by valid_from, id"))
-
-    def version_text(self, version_id: int) -> str:
-        """The text of one section version ("" when there is no such version)."""
-        row = self.db.execute("select text from section_versions where id = ?", [version_id]).fetchone()
-        return row[0] if row else ""
 
 
 def keys_digest(keys: np.ndarray) -> str:
