@@ -28,6 +28,13 @@ class Embedder(Protocol):
 CHARS_PER_TOKEN_BOUND = 64  # characters of text per model token, an upper bound for cutting texts early
 
 
+def head_of(text: str, max_seq_length: int) -> str:
+    """The part of a text a model that sees `max_seq_length` tokens can see (see
+    SentenceTransformerEmbedder._head): every engine cuts texts the same way."""
+    limit = max(4096, max_seq_length * CHARS_PER_TOKEN_BOUND)
+    return text if len(text) <= limit else text[:limit]
+
+
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model by name or path. The default loads offline from its package."""
 
@@ -67,8 +74,7 @@ class SentenceTransformerEmbedder:
         tokens. Prose, code and markup average a few characters per token, far under
         CHARS_PER_TOKEN_BOUND, so the cut text still holds more tokens than the model sees and gives
         the same vector (only pathological text, long runs of whitespace, could differ)."""
-        limit = max(4096, int(getattr(self._model, "max_seq_length", 512) or 512) * CHARS_PER_TOKEN_BOUND)
-        return text if len(text) <= limit else text[:limit]
+        return head_of(text, int(getattr(self._model, "max_seq_length", 512) or 512))
 
     @property
     def dim(self) -> int:

@@ -32,13 +32,14 @@ from typing import Any
 import numpy as np
 
 from .embed import (
-    CHARS_PER_TOKEN_BOUND,
     EMBEDDERS,
     Embedder,
     SentenceTransformerEmbedder,
     _resolve_model_path,
     get_embedder,
+    head_of,
 )
+from .index import _atomic_write
 
 ONNX_NAME = "embed.onnx"
 TOKENIZER_NAME = "embed-tokenizer.json"
@@ -203,8 +204,7 @@ class OnnxEmbedder:
         return self.pipeline.dim
 
     def _head(self, text: str) -> str:
-        limit = max(4096, self.pipeline.max_seq_length * CHARS_PER_TOKEN_BOUND)  # as SentenceTransformerEmbedder
-        return text if len(text) <= limit else text[:limit]
+        return head_of(text, self.pipeline.max_seq_length)
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """The ids the model sees for each text (no padding): for comparing with the torch tokenizer."""
@@ -527,12 +527,6 @@ def _cached_export(st_model: Any, fingerprint: str, dest: Path) -> str:
     return exporter
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    from .index import _atomic_write as write
-
-    write(path, data)
-
-
 def verification_sample(texts: list[tuple[str, str]], limit: int = VERIFY_MAX) -> list[tuple[str, str]]:
     """Every text when there are at most `limit`, else `limit` evenly spaced in content-hash order."""
     if len(texts) <= limit:
@@ -592,13 +586,11 @@ def _refuse(index_dir: Path, base: dict[str, Any], why: str, t0: float, **extra:
     """Record why this model is not run by ONNX (so no later crawl retries it), and remove the files."""
     import time
 
-    from .index import _atomic_write as write
-
     for name in (EXPORT_MANIFEST, ONNX_NAME, TOKENIZER_NAME):
         p = index_dir / name
         if p.is_dir() and not p.is_symlink():
             return ExportOutcome("failed", f"{p} is a directory; move it away", seconds=time.perf_counter() - t0)
-    write(index_dir / EXPORT_MANIFEST, json.dumps({**base, "usable": False, "reason": why, **extra},
+    _atomic_write(index_dir / EXPORT_MANIFEST, json.dumps({**base, "usable": False, "reason": why, **extra},
                                                    indent=2, sort_keys=True).encode())
     for name in (ONNX_NAME, TOKENIZER_NAME):
         try:
