@@ -117,8 +117,6 @@ class Guard:
             return False  # a crawl is writing (or died half way): keep serving the completed one loaded
         assert self._loaded_state is not None
         if state[1] != self._loaded_state[1]:
-            from .index import VectorIndex
-
             self.index = VectorIndex.load(self.store, self.index_dir, self.embedder.model_id)
         self.reload()
         return True
