@@ -17,8 +17,8 @@ from wikicheck.config import Config
 from wikicheck.crawl import crawl
 from wikicheck.embed import get_embedder
 from wikicheck.guard import Guard, GuardConfig
-from wikicheck.migrations import migrations
 from wikicheck.store import Store
+from wikicheck.store.migrations import migrations
 
 ROLLBACK = ("## Rollback\n\nRoll back with deployctl rollback payments-api --to previous, then watch the error "
             "rate on the payments dashboard for ten minutes before you close the incident.\n")

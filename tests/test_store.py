@@ -10,10 +10,10 @@ import pytest
 from sqlite_utils import Database
 
 from wikicheck.errors import StoreNotFound, WikicheckError
-from wikicheck.migrations import migrations
 from wikicheck.model import Document, Provenance
 from wikicheck.parse import iter_sections
 from wikicheck.store import DB_NAME, Store, db_path_for
+from wikicheck.store.migrations import migrations
 
 TABLES = {"meta", "sources", "documents", "sections", "section_versions", "embeddings", "crawls", "warnings"}
 

@@ -15,7 +15,6 @@ from sqlite_utils import Database
 
 from ..dates import now_iso
 from ..errors import StoreEmpty, StoreNotFound, WikicheckError
-from ..migrations import migrations
 from ..model import Document, Section
 from .crawls import CrawlsPart
 from .embeddings import EmbeddingsPart
@@ -31,6 +30,7 @@ from .files import (
     damage_error,
     source_roots,
 )
+from .migrations import migrations
 from .reads import HistoryReadsPart
 from .records import CheckRun, CrawlRecord, FindingRow
 from .runs import CheckRunsPart

@@ -292,7 +292,7 @@ def m007_foreign_keys(db: Database) -> None:
     # not: the history also holds sections no crawl saw at the source (removed, renamed or moved in
     # commits before the first crawl, or between two crawls). Those rows are `known_from = 'history'`,
     # removed (`removed_at` set), so nothing serves, embeds or checks them.
-    from .dates import now_iso
+    from ..dates import now_iso
 
     db["documents"].add_column("known_from", str, not_null_default="crawl")  # crawl | history
     db["sections"].add_column("known_from", str, not_null_default="crawl")
@@ -317,7 +317,7 @@ def _add_history_rows(db: Database, now: str) -> None:
     """Rows for the pages and sections that other tables name but `documents` and `sections` lack,
     from the last version the history has of each (or what the findings say of it): repaired, never
     dropped. `removed_at` of such a row is when the store recorded it (a crawl, or this upgrade)."""
-    from .sources.base import kind_of
+    from ..sources.base import kind_of
 
     last_version = """select * from section_versions where {col} = ? order by valid_from desc, id desc limit 1"""
     ref = lambda table, col, other, key: db.execute(  # noqa: E731
