@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,9 +12,9 @@ from typing import Any, Iterator
 import numpy as np
 from sqlite_utils import Database
 
-from ..dates import now_iso
 from ..errors import StoreEmpty, StoreNotFound, WikicheckError
 from ..model import Document, Section
+from ._base import _section_row
 from .crawls import CrawlsPart
 from .embeddings import EmbeddingsPart
 from .events import GuardEventsPart
@@ -34,6 +33,8 @@ from .migrations import migrations
 from .reads import HistoryReadsPart
 from .records import CheckRun, CrawlRecord, FindingRow
 from .runs import CheckRunsPart
+from .sources import SourcesPart
+from .versions import VersionsPart
 
 DB_NAME = "wikicheck.db"
 
@@ -51,11 +52,12 @@ def db_path_for(index: str | Path) -> Path:
     return p if p.suffix == ".db" else p / DB_NAME
 
 
-class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryReadsPart):
+class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryReadsPart):
     """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
-    (#13). Check runs and findings, guard events, crawl bookkeeping and embeddings are in the
-    parts it inherits (runs.py, events.py, crawls.py, embeddings.py); the records they return are
-    in records.py."""
+    (#13). Here: opening it, transactions, meta, and the pages and sections a crawl writes. Sources,
+    section versions and renames, embeddings, check runs and findings, guard events, crawl runs and
+    bookkeeping are in the parts it inherits (sources.py, versions.py, embeddings.py, runs.py,
+    events.py, crawls.py, reads.py); the records they return are in records.py."""
 
     def __init__(self, db: Database, path: Path | None):
         self.db = db
@@ -118,18 +120,6 @@ class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryR
         index = self.path.parent if self.path is not None else "DIR"
         raise StoreEmpty(f'{where}: no crawl has completed; run "wikicheck crawl SOURCE --index {index}"')
 
-    def vectors_for_keys(self, model_id: str, keys: list[int]) -> dict[int, np.ndarray]:
-        """The stored vector of each of these section keys (a sample, to compare the faiss index with)."""
-        out: dict[int, np.ndarray] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            rows = self.db.execute(
-                f"""select s.key, e.vector from sections s join embeddings e
-                    on e.content_hash = s.content_hash and e.model_id = ?
-                    where s.key in ({",".join("?" * len(chunk))})""", [model_id, *chunk])
-            out.update((k, np.frombuffer(v, dtype="<f4")) for k, v in rows)
-        return out
-
     def __enter__(self) -> "Store":
         return self
 
@@ -155,37 +145,6 @@ class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryR
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("insert or replace into meta (key, value) values (?, ?)", [key, value])
-
-    # ------------------------------------------------------------------ sources
-
-    def ensure_source(self, name: str, root: str, kind: str) -> dict[str, Any]:
-        row = self.source(name)
-        if row and row["root"] != root:
-            raise WikicheckError(
-                f'source name "{name}" is already used in this index for {row["root"]}; '
-                f"crawl {root} with --name OTHER, or into another --index"
-            )
-        if not row:
-            with self.transaction():
-                self.db["sources"].insert(
-                    {"name": name, "root": root, "kind": kind, "last_commit": None, "added_at": now_iso(),
-                     "last_crawled_at": None})
-            row = self.source(name)
-        elif row["kind"] != kind:
-            with self.transaction():
-                self.db["sources"].update(name, {"kind": kind})
-        return row  # type: ignore[return-value]
-
-    def source(self, name: str) -> dict[str, Any] | None:
-        rows = list(self.db["sources"].rows_where("name = ?", [name]))
-        return rows[0] if rows else None
-
-    def sources(self) -> list[dict[str, Any]]:
-        return list(self.db["sources"].rows_where(order_by="name"))
-
-    def set_source_commit(self, name: str, commit: str | None) -> None:
-        with self.transaction():
-            self.db["sources"].update(name, {"last_commit": commit, "last_crawled_at": now_iso()})
 
     # ------------------------------------------------------------------ documents and sections
 
@@ -287,170 +246,10 @@ class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryR
     def documents(self, where: str = "removed_at is null", params: list[Any] | None = None) -> list[dict[str, Any]]:
         return list(self.db.query(f"select * from documents where {where} order by source, path", params or []))
 
-    # ------------------------------------------------------------------ http sources
-
-    def http_cache(self, source: str) -> dict[str, dict[str, Any]]:
-        """What the last crawl of an HTTP source learnt, by URL: validators, fingerprint, links."""
-        rows = self.db.query("select * from http_cache where source = ?", [source])
-        return {r["url"]: {**r, "links": json.loads(r["links"] or "[]")} for r in rows}
-
-    def replace_http_cache(self, source: str, rows: dict[str, dict[str, Any]]) -> None:
-        cols = ("kind", "path", "doc_url", "etag", "last_modified", "fingerprint", "fetched_at")
-        with self.transaction():
-            self.db.execute("delete from http_cache where source = ?", [source])
-            self.db.conn.executemany(
-                f"insert into http_cache (source, url, links, {', '.join(cols)}) values (?, ?, ?{', ?' * len(cols)})",
-                [(source, url, json.dumps(r.get("links") or []), *(r.get(c) for c in cols)) for url, r in rows.items()])
-
-    # ------------------------------------------------------------------ versions
-
-    def open_versions(self, document_id: str) -> dict[str, dict[str, Any]]:
-        rows = self.db.query(
-            "select * from section_versions where document_id = ? and valid_to is null", [document_id])
-        return {r["section_id"]: r for r in rows}
-
-    def apply_versions(
-        self, document_id: str, source: str, path: str, sections: list[Section] | None,
-        valid_from: str | None, commit: str | None, author: str | None, origin: str,
-        checkpoint: tuple[str, int] | None = None, seen_at: str | None = None, kind: str | None = None,
-    ) -> int:
-        """Record a new state of a page: close versions whose text changed or went away, open new ones.
-
-        `sections` None means the page was deleted. `seen_at`: the crawl that observed the change
-        (sources without commits match moves by it). Returns the number of versions opened.
-        A page or section that has no row yet gets one, known from the history (see _history_rows).
-        """
-        added = 0
-        opened: list[Section] = []
-        with self.transaction():
-            current = self.open_versions(document_id)
-            present = {s.id: s for s in sections or []}
-            for sid, row in current.items():
-                s = present.get(sid)
-                if s is None or s.body_hash != row["body_hash"] or s.content_hash != row["content_hash"]:
-                    self.db.execute(
-                        "update section_versions set valid_to = ?, ended_by_commit = ?, closed_at = ? where id = ?",
-                        [valid_from, commit, seen_at, row["id"]])
-            for sid, s in present.items():
-                row = current.get(sid)
-                if row is None or s.body_hash != row["body_hash"] or s.content_hash != row["content_hash"]:
-                    opened.append(s)
-            # the rows the versions refer to first
-            self._history_rows(document_id, source, path, kind, sections, opened, valid_from, commit, author,
-                               origin, seen_at)
-            for s in opened:
-                self.db["section_versions"].insert({
-                    "section_id": s.id, "document_id": document_id, "source": source, "path": path,
-                    "heading_path": json.dumps(s.heading_path), "content_hash": s.content_hash,
-                    "body_hash": s.body_hash, "text": s.text, "valid_from": valid_from, "valid_to": None,
-                    "commit": commit, "author": author, "ended_by_commit": None, "origin": origin,
-                    "seen_at": seen_at, "closed_at": None,
-                })
-                added += 1
-            if checkpoint:
-                self.set_meta(checkpoint[0], str(checkpoint[1]))
-        return added
-
-    def _history_rows(self, document_id: str, source: str, path: str, kind: str | None,
-                      sections: list[Section] | None, opened: list[Section], valid_from: str | None,
-                      commit: str | None, author: str | None, origin: str, seen_at: str | None) -> None:
-        """Rows in `documents` and `sections` for a page and sections that only the history knows so
-        far (issue 12: every version refers to a row, a foreign key): a past version in git log that
-        no crawl saw at the source, or one the crawl is about to save (which makes it a crawled row).
-        Such a row is removed (`removed_at`: the crawl that recorded it), so nothing serves, embeds or
-        checks it; it holds the address and the last text the history has, and `known_from = 'history'`."""
-        removed = seen_at or valid_from or now_iso()
-        ts_source = "git" if origin == "git" else None
-        doc = self.db.execute("select known_from from documents where id = ?", [document_id]).fetchone()
-        if doc is None:
-            self.db["documents"].insert({
-                "id": document_id, "source": source, "path": path, "kind": kind, "changed_at": valid_from,
-                "author": author, "commit": commit, "timestamp_source": ts_source, "removed_at": removed,
-                "known_from": "history"})
-        elif doc[0] == "history" and sections is not None:
-            self.db.execute("update documents set changed_at = ?, author = ?, \"commit\" = ? where id = ?",
-                            [valid_from, author, commit, document_id])
-        if not opened:
-            return
-        known = dict(self.db.execute(
-            "select id, known_from from sections where document_id = ?", [document_id]).fetchall())
-        for s in opened:
-            if known.get(s.id, "history") != "history":
-                continue
-            row = _section_row(s)
-            if not row["changed_at"]:  # a past version has the date of its commit
-                row.update(changed_at=valid_from, author=author, commit=commit, timestamp_source=ts_source)
-            if s.id in known:
-                self.db["sections"].update(s.id, row)  # its last text; recorded when it was first
-            else:
-                self.db["sections"].insert({**row, "removed_at": removed, "known_from": "history"})
-
-    def _close_open_versions(self, document_id: str, ts: str, commit: str | None) -> None:
-        self.db.execute(
-            "update section_versions set valid_to = ?, ended_by_commit = ?, closed_at = ? "
-            "where document_id = ? and valid_to is null",
-            [ts, commit, ts, document_id])
-
-    def record_rename(self, source: str, old_path: str, new_path: str, at: str | None,
-                      commit: str | None = None, origin: str = "git", similarity: int | None = None) -> None:
-        """The source says page `old_path` is now `new_path` (git rename, HTTP redirect or canonical URL).
-
-        Idempotent: the same rename seen again (a re-crawl, a history import resumed) is one row."""
-        if old_path == new_path:
-            return
-        with self.transaction():
-            self.db.execute(
-                "insert or ignore into renames (source, old_path, new_path, at, \"commit\", origin, similarity) "
-                "values (?, ?, ?, ?, ?, ?, ?)", [source, old_path, new_path, at or "", commit, origin, similarity])
-
-    def renames(self, source: str | None = None) -> list[dict[str, Any]]:
-        """Every rename the sources reported, oldest first."""
-        where, params = ("where source = ?", [source]) if source else ("", [])
-        return list(self.db.query(f"select * from renames {where} order by at, id", params))
-
-    def versions(self, section_id: str) -> list[dict[str, Any]]:
-        return list(self.db.query(
-            "select * from section_versions where section_id = ? order by valid_from, id", [section_id]))
-
     # ------------------------------------------------------------------ embeddings
 
     def model_id(self) -> str | None:
         return self.get_meta("model_id")
-
-    # ------------------------------------------------------------------ crawl runs
-
-    def start_crawl(self, sources: list[str]) -> int:
-        with self.transaction():
-            return self.db["crawls"].insert({
-                "started_at": now_iso(), "status": "running", "pid": os.getpid(),
-                "sources": json.dumps(sources),
-            }).last_pk  # type: ignore[return-value]
-
-    def finish_crawl(self, crawl_id: int, status: str, counts: dict[str, Any]) -> None:
-        with self.transaction():
-            self.db["crawls"].update(crawl_id, {"finished_at": now_iso(), "status": status, **counts})
-
-    def add_warning(self, crawl_id: int, source: str, path: str, message: str) -> None:
-        with self.transaction():
-            self.db["warnings"].insert({"crawl_id": crawl_id, "source": source, "path": path, "message": message})
-
-    def last_crawl(self) -> dict[str, Any] | None:
-        rows = list(self.db.query("select * from crawls order by id desc limit 1"))
-        return rows[0] if rows else None
-
-    def counts(self) -> dict[str, int]:
-        q = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
-        return {
-            "documents": q("select count(*) from documents where removed_at is null"),
-            "documents_removed": q("select count(*) from documents where removed_at is not null and known_from = 'crawl'"),
-            "documents_history_only": q("select count(*) from documents where known_from = 'history'"),
-            "sections": q("select count(*) from sections where removed_at is null"),
-            "sections_removed": q("select count(*) from sections where removed_at is not null and known_from = 'crawl'"),
-            "sections_history_only": q("select count(*) from sections where known_from = 'history'"),
-            "section_versions": q("select count(*) from section_versions"),
-            "embeddings": q("select count(*) from embeddings"),
-            "crawls": q("select count(*) from crawls"),
-        }
 
 
 def keys_digest(keys: np.ndarray) -> str:
@@ -467,17 +266,6 @@ def _str(v: Any) -> str | None:
     if isinstance(v, list):
         return ", ".join(str(x) for x in v)
     return str(v)
-
-
-def _section_row(s: Section) -> dict[str, Any]:
-    return {
-        "id": s.id, "document_id": s.document_id, "source": s.source, "path": s.path, "heading": s.heading,
-        "heading_path": json.dumps(s.heading_path), "level": s.level, "ordinal": s.ordinal, "anchor": s.anchor,
-        "line_start": s.line_start, "line_end": s.line_end, "text": s.text, "raw": s.raw,
-        "content_hash": s.content_hash, "body_hash": s.body_hash, "changed_at": s.provenance.changed_at,
-        "author": s.provenance.author, "commit": s.provenance.commit,
-        "timestamp_source": s.provenance.timestamp_source,
-    }
 
 
 def _decode_section(r: dict[str, Any]) -> dict[str, Any]:

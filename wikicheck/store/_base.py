@@ -1,11 +1,15 @@
-"""What the parts of the store share: its connection, and Store.transaction (defined in __init__)."""
+"""What the parts of the store share: its connection, Store.transaction and Store.set_meta (defined
+in __init__), and the row a section is written as."""
 
 from __future__ import annotations
 
+import json
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
+
+from ..model import Section
 
 
 class StorePart:
@@ -15,3 +19,16 @@ class StorePart:
 
     if TYPE_CHECKING:
         def transaction(self) -> AbstractContextManager[None]: ...
+
+        def set_meta(self, key: str, value: str) -> None: ...
+
+
+def _section_row(s: Section) -> dict[str, Any]:
+    return {
+        "id": s.id, "document_id": s.document_id, "source": s.source, "path": s.path, "heading": s.heading,
+        "heading_path": json.dumps(s.heading_path), "level": s.level, "ordinal": s.ordinal, "anchor": s.anchor,
+        "line_start": s.line_start, "line_end": s.line_end, "text": s.text, "raw": s.raw,
+        "content_hash": s.content_hash, "body_hash": s.body_hash, "changed_at": s.provenance.changed_at,
+        "author": s.provenance.author, "commit": s.provenance.commit,
+        "timestamp_source": s.provenance.timestamp_source,
+    }

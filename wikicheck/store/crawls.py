@@ -1,9 +1,13 @@
-"""Crawl bookkeeping, and the counts `status`, the owner reports and the resolver read from crawled rows."""
+"""Crawl runs and their warnings (tables `crawls` and `warnings`), crawl bookkeeping, and the counts
+`status`, the owner reports and the resolver read from crawled rows."""
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
+from ..dates import now_iso
 from ._base import StorePart
 from .records import CrawlRecord
 
@@ -58,3 +62,38 @@ class CrawlsPart(StorePart):
         return list(self.db.query(
             "select id, source, path, title, url, owner, author, changed_at, \"commit\", timestamp_source, removed_at "
             "from documents where known_from = 'crawl'"))
+
+    # ------------------------------------------------------------------ crawl runs
+
+    def start_crawl(self, sources: list[str]) -> int:
+        with self.transaction():
+            return self.db.table("crawls").insert({
+                "started_at": now_iso(), "status": "running", "pid": os.getpid(),
+                "sources": json.dumps(sources),
+            }).last_pk  # type: ignore[return-value]
+
+    def finish_crawl(self, crawl_id: int, status: str, counts: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db.table("crawls").update(crawl_id, {"finished_at": now_iso(), "status": status, **counts})
+
+    def add_warning(self, crawl_id: int, source: str, path: str, message: str) -> None:
+        with self.transaction():
+            self.db.table("warnings").insert({"crawl_id": crawl_id, "source": source, "path": path, "message": message})
+
+    def last_crawl(self) -> dict[str, Any] | None:
+        rows = list(self.db.query("select * from crawls order by id desc limit 1"))
+        return rows[0] if rows else None
+
+    def counts(self) -> dict[str, int]:
+        q = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "documents": q("select count(*) from documents where removed_at is null"),
+            "documents_removed": q("select count(*) from documents where removed_at is not null and known_from = 'crawl'"),
+            "documents_history_only": q("select count(*) from documents where known_from = 'history'"),
+            "sections": q("select count(*) from sections where removed_at is null"),
+            "sections_removed": q("select count(*) from sections where removed_at is not null and known_from = 'crawl'"),
+            "sections_history_only": q("select count(*) from sections where known_from = 'history'"),
+            "section_versions": q("select count(*) from section_versions"),
+            "embeddings": q("select count(*) from embeddings"),
+            "crawls": q("select count(*) from crawls"),
+        }

@@ -78,3 +78,15 @@ class EmbeddingsPart(StorePart):
                where s.removed_at is null order by s.key)""").fetchone()[0] or ""
         import hashlib
         return f"{row[0]}:{row[1]}:{row[2]}:{hashlib.sha1(hashes.encode()).hexdigest()[:16]}"
+
+    def vectors_for_keys(self, model_id: str, keys: list[int]) -> dict[int, np.ndarray]:
+        """The stored vector of each of these section keys (a sample, to compare the faiss index with)."""
+        out: dict[int, np.ndarray] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            rows = self.db.execute(
+                f"""select s.key, e.vector from sections s join embeddings e
+                    on e.content_hash = s.content_hash and e.model_id = ?
+                    where s.key in ({",".join("?" * len(chunk))})""", [model_id, *chunk])
+            out.update((k, np.frombuffer(v, dtype="<f4")) for k, v in rows)
+        return out
