@@ -84,34 +84,13 @@ def _norm(h: str) -> str:
     return re.sub(r"[^a-z0-9 ]", "", h.lower()).strip()
 
 
-class SectionHistory:
-    """The text-level history of every section in the store: moves, renames, splits and merges."""
+class _Texts:
+    """What two versions' texts have in common: their words, counted once per version and kept."""
 
-    def __init__(self, rows: Iterable[dict[str, Any]], renames: Iterable[dict[str, Any]],
-                 text: Callable[[int], str], options: HistoryOptions | None = None):
-        self.opt = options or HistoryOptions()
+    def __init__(self, text: Callable[[int], str], options: HistoryOptions):
+        self.opt = options
         self._text = text
         self._tok: dict[int, Counter[str]] = {}
-        self.v: dict[int, _V] = {}
-        self.by_section: dict[str, list[_V]] = defaultdict(list)
-        for r in rows:
-            hp = r["heading_path"]
-            v = _V(int(r["id"]), r["section_id"], r["document_id"], r["source"], r["path"],
-                   json.loads(hp) if isinstance(hp, str) else list(hp or []), r["body_hash"],
-                   r["valid_from"], r["valid_to"], r.get("commit"), r.get("ended_by_commit"),
-                   r.get("seen_at"), r.get("closed_at"))
-            v.t_from, v.t_to = _ts(v.valid_from), _ts(v.valid_to)
-            self.v[v.id] = v
-            self.by_section[v.section_id].append(v)
-        for vs in self.by_section.values():
-            vs.sort(key=lambda x: (x.valid_from or "", x.id))
-            for a, b in zip(vs, vs[1:]):
-                a.next, b.prev = b, a
-        self.renames = list(renames)
-        self.links = 0
-        self._link()
-
-    # ------------------------------------------------------------------ text
 
     def tokens(self, v: _V) -> Counter[str]:
         if v.id not in self._tok:
@@ -127,7 +106,7 @@ class SectionHistory:
             return False
         return 2 * sum((ta & tb).values()) / (na + nb) >= self.opt.near
 
-    def _carries(self, a: _V, b: _V) -> str | None:
+    def carries(self, a: _V, b: _V) -> str | None:
         """How `b` carries `a`'s text: "same", "near", "split" (b is a part of a), "merge" (a is a part of b)."""
         if a.body_hash == b.body_hash:
             return "same"
@@ -144,9 +123,7 @@ class SectionHistory:
             return "merge"
         return None
 
-    # ------------------------------------------------------------------ linking
-
-    def _contained(self, part: _V, whole: _V) -> bool:
+    def contained(self, part: _V, whole: _V) -> bool:
         """Most of `part`'s words are still in `whole` (an edit that added a note keeps the text)."""
         if part.body_hash == whole.body_hash:
             return True
@@ -154,16 +131,29 @@ class SectionHistory:
         n = sum(tp.values())
         return not n or sum((tp & tw).values()) / n >= self.opt.contained
 
+
+class _Linker:
+    """Links each version whose text left its section to the versions that took the text in (see
+    the module's docstring): moves, splits and merges, and the renames the sources reported."""
+
+    def __init__(self, versions: dict[int, _V], renames: list[dict[str, Any]], texts: _Texts,
+                 options: HistoryOptions):
+        self.v = versions
+        self.renames = renames
+        self.texts = texts
+        self.opt = options
+        self.links = 0
+
     def _departs(self, v: _V) -> bool:
         """The text of `v` left its section: the section ended, or its next version no longer holds
         that text (an edit that only adds to it, a note, a review line, keeps the text at home)."""
         if v.valid_to is None:
             return False
-        return v.next is None or not (self.same_text(v, v.next) or self._contained(v, v.next))
+        return v.next is None or not (self.texts.same_text(v, v.next) or self.texts.contained(v, v.next))
 
     def _arrives(self, w: _V) -> bool:
         """The text of `w` is new in its section (not the previous text with something added)."""
-        return w.prev is None or not (self.same_text(w.prev, w) or self._contained(w, w.prev))
+        return w.prev is None or not (self.texts.same_text(w.prev, w) or self.texts.contained(w, w.prev))
 
     def _close_in_time(self, v: _V, w: _V) -> bool:
         if v.ended_by_commit and w.commit and v.ended_by_commit == w.commit:
@@ -182,7 +172,7 @@ class SectionHistory:
         words: "moved to ...", a link), not a revision of the text."""
         if v.next is None:
             return True
-        return sum(self.tokens(v.next).values()) * 2 < sum(self.tokens(v).values())
+        return sum(self.texts.tokens(v.next).values()) * 2 < sum(self.texts.tokens(v).values())
 
     def _add(self, v: _V, w: _V, how: str) -> None:
         if any(x == w.id for x, _ in v.links_out):
@@ -191,7 +181,7 @@ class SectionHistory:
         w.links_in.append((v.id, how))
         self.links += 1
 
-    def _link(self) -> None:
+    def link(self) -> None:
         departs = [v for v in self.v.values() if self._departs(v)]
         arrivals = [w for w in self.v.values() if self._arrives(w)]
         # reported renames first: the old page's last versions go to the new page's first ones
@@ -233,7 +223,7 @@ class SectionHistory:
             for w in sorted(cands.values(), key=lambda x: x.id):
                 if w.section_id == v.section_id or w.source != v.source or not self._close_in_time(v, w):
                     continue
-                how = self._carries(v, w)
+                how = self.texts.carries(v, w)
                 if how:
                     found.append((w, how))
             for w, how in self._specific(v, found):
@@ -247,7 +237,7 @@ class SectionHistory:
         same = [x for x in found if x[1] == "same"]
         if len(same) > 2:
             found = [x for x in found if x[1] != "same"]
-        if sum(self.tokens(v).values()) < self.opt.min_tokens:
+        if sum(self.texts.tokens(v).values()) < self.opt.min_tokens:
             one = [(w, how) for w, how in found if self._one_change(v, w)]
             return one if len(one) == 1 else []
         return found
@@ -292,10 +282,49 @@ class SectionHistory:
                 match = next((w for w in unmatched if (tuple(_norm(h) for h in w.heading_path[1:]) or ("",)) == key
                               and len(w.heading_path) == len(v.heading_path)), None)
                 if match is None:
-                    match = next((w for w in unmatched if self._carries(v, w)), None)
+                    match = next((w for w in unmatched if self.texts.carries(v, w)), None)
                 if match is not None:
                     unmatched.remove(match)
                     self._add(v, match, "rename")
+
+
+class SectionHistory:
+    """The text-level history of every section in the store: moves, renames, splits and merges.
+
+    It reads the versions and answers the queries; _Linker finds the links once, comparing texts
+    with _Texts."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]], renames: Iterable[dict[str, Any]],
+                 text: Callable[[int], str], options: HistoryOptions | None = None):
+        self.opt = options or HistoryOptions()
+        self._texts = _Texts(text, self.opt)
+        self.v: dict[int, _V] = {}
+        self.by_section: dict[str, list[_V]] = defaultdict(list)
+        for r in rows:
+            hp = r["heading_path"]
+            v = _V(int(r["id"]), r["section_id"], r["document_id"], r["source"], r["path"],
+                   json.loads(hp) if isinstance(hp, str) else list(hp or []), r["body_hash"],
+                   r["valid_from"], r["valid_to"], r.get("commit"), r.get("ended_by_commit"),
+                   r.get("seen_at"), r.get("closed_at"))
+            v.t_from, v.t_to = _ts(v.valid_from), _ts(v.valid_to)
+            self.v[v.id] = v
+            self.by_section[v.section_id].append(v)
+        for vs in self.by_section.values():
+            vs.sort(key=lambda x: (x.valid_from or "", x.id))
+            for a, b in zip(vs, vs[1:]):
+                a.next, b.prev = b, a
+        self.renames = list(renames)
+        linker = _Linker(self.v, self.renames, self._texts, self.opt)
+        linker.link()
+        self.links = linker.links
+
+    # ------------------------------------------------------------------ text
+
+    def tokens(self, v: _V) -> Counter[str]:
+        return self._texts.tokens(v)
+
+    def same_text(self, a: _V, b: _V) -> bool:
+        return self._texts.same_text(a, b)
 
     # ------------------------------------------------------------------ queries
 
