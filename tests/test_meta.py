@@ -86,3 +86,37 @@ def test_rules_are_documented_somewhere_the_user_sees(code):
     from wikicheck.rules import summary_line
 
     assert len(summary_line(RULES[code])) > 20
+
+
+# --------------------------------------------------------------------------- drift rules' options
+
+DRIFT_RULES = sorted(c for c in RULES if getattr(RULES[c], "DRIFT_OPTIONS", None))
+
+
+@pytest.mark.parametrize("code", DRIFT_RULES)
+def test_drift_options_name_the_rules_options_and_drift_fields(code):
+    """A drift rule maps its own options into DriftOptions (check_context.drift_options reads the map)."""
+    import dataclasses
+
+    from wikicheck.drift import DriftOptions
+
+    r = RULES[code]
+    fields = {f.name for f in dataclasses.fields(DriftOptions)}
+    assert getattr(r, "DRIFT_RULE", None), f"{code} has DRIFT_OPTIONS but no DRIFT_RULE"
+    assert set(r.DRIFT_OPTIONS) <= set(r.OPTIONS), "every mapped option is an option of the rule"
+    assert set(r.DRIFT_OPTIONS.values()) <= fields, "every target is a DriftOptions field"
+
+
+def test_each_drift_field_is_set_by_one_rule_and_the_defaults_agree():
+    from wikicheck.check_context import drift_options
+    from wikicheck.config import Config
+    from wikicheck.drift import DriftOptions
+    from wikicheck.policy import Policies
+
+    targets = [f for c in DRIFT_RULES for f in RULES[c].DRIFT_OPTIONS.values()]
+    assert len(targets) == len(set(targets))
+    assert drift_options(Policies.from_config(Config())) == DriftOptions()
+    configured = Config(data={"rules": {"superseded": {"k": 5}, "contradicted": {"min-conflicts": 3},
+                                        "copy-lineage": {"min-tokens": 20, "move-window-days": 2.0}}})
+    assert drift_options(Policies.from_config(configured)) == DriftOptions(
+        k=5, min_conflicts=3, lineage_min_tokens=20, move_window_days=2.0)

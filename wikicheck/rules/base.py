@@ -29,6 +29,8 @@ class Rule(Protocol):
     OPTIONS: dict[str, type]
     DEFAULTS: dict[str, Any]
     AGE_RULE: bool
+    # A drift-based rule (WC2xx) also has DRIFT_RULE, the drift analysis it reports, and may have
+    # DRIFT_OPTIONS, {its option: the DriftOptions field it sets}; the check context reads both.
     __doc__: str | None
 
     def check(self, target: Any, options: dict[str, Any], ctx: Any) -> Iterator[RuleHit]: ...

@@ -25,8 +25,9 @@ OPTIONS = {"k": int, "min-similarity": float, "min-aligned": float}
 DEFAULTS = {"k": 10, "min-similarity": 0.6, "min-aligned": 0.5, "level": "error"}
 AGE_RULE = False
 DRIFT_RULE = "superseded"
-# the analysis is wikicheck/drift/pages.py (CopiedPages); the options reach it as DriftOptions, where
-# k and min-similarity pick the neighbours that every drift analysis starts from
+# the analysis is wikicheck/drift/pages.py (CopiedPages); the options reach it as the DriftOptions
+# fields named here, where k and min-similarity pick the neighbours every drift analysis starts from
+DRIFT_OPTIONS = {"k": "k", "min-similarity": "min_similarity", "min-aligned": "min_aligned"}
 
 
 def check(_: None, options: dict[str, Any], ctx: Any) -> Iterator[RuleHit]:

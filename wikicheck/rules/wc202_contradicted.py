@@ -26,7 +26,8 @@ OPTIONS = {"min-conflicts": int}
 DEFAULTS = {"min-conflicts": 2, "level": "warning"}
 AGE_RULE = False
 DRIFT_RULE = "contradicted"
-# the analysis is wikicheck/drift/contradictions.py; the options reach it as DriftOptions
+# the analysis is wikicheck/drift/contradictions.py; the options reach it as the DriftOptions fields named here
+DRIFT_OPTIONS = {"min-conflicts": "min_conflicts"}
 
 
 def check(_: None, options: dict[str, Any], ctx: Any) -> Iterator[RuleHit]:

@@ -27,7 +27,8 @@ OPTIONS = {"near-copy": float, "min-tokens": int, "move-window-days": float}
 DEFAULTS = {"near-copy": 0.85, "min-tokens": 12, "move-window-days": 7.0, "level": "error"}
 AGE_RULE = False
 DRIFT_RULE = "lineage"
-# the analysis is wikicheck/drift/lineage.py; the options reach it as DriftOptions
+# the analysis is wikicheck/drift/lineage.py; the options reach it as the DriftOptions fields named here
+DRIFT_OPTIONS = {"near-copy": "near_copy", "min-tokens": "lineage_min_tokens", "move-window-days": "move_window_days"}
 
 
 def check(_: None, options: dict[str, Any], ctx: Any) -> Iterator[RuleHit]:
