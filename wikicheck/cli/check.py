@@ -9,17 +9,22 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from ..config import load_config
+from ..report import FORMATTERS
 from .core import EXIT_FINDINGS, app, default_index
 
 if TYPE_CHECKING:
     from ..policy import Policies
+
+# the formats as --format's help names them, from the registry: a new format is one module in
+# wikicheck/report/ and one entry in FORMATTERS, nothing here
+_FORMAT_NAMES = ", ".join(list(FORMATTERS)[:-1]) + f" or {list(FORMATTERS)[-1]}"
 
 
 @app.command()
 def check(
     index: str = typer.Option(None, "--index", "-i", help="Index directory."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="wikicheck.toml to use."),
-    format_: str = typer.Option("text", "--format", "-f", help="text, json, jsonl, sarif or github."),
+    format_: str = typer.Option("text", "--format", "-f", help=f"{_FORMAT_NAMES}."),
     fail_on: str = typer.Option("warning", "--fail-on", help="Exit 1 when a finding is at or above: info, warning, error, never."),
     new_only: bool = typer.Option(False, "--new-only", help="Only findings that are new since the last recorded run (nightly or check --record)."),
     record: bool = typer.Option(False, "--record", help="Record this check as a run: later checks and reports count new findings from it (nightly does this)."),
@@ -33,7 +38,6 @@ def check(
     from ..check import run_checks
     from ..lock import IndexLock
     from ..readers import require_complete
-    from ..report import FORMATTERS
     from ..store import Store
     from ..vocabulary import LEVELS, level_at_least
 
