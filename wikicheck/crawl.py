@@ -27,7 +27,7 @@ from .index import build_index
 from .lock import IndexLock
 from .model import Document, Provenance, Section, stable_id
 from .onnx_engine import TORCH_ENGINE, ExportOutcome, engine_choice, ensure_export, load_export
-from .parse import iter_sections
+from .parse.sections import iter_sections
 from .sources import ScanResult, SkipFile, Source, check_kind_switch, default_name, detect_kind, open_source
 from .sources.base import PAGE_EXT, kind_of
 from .store import Store

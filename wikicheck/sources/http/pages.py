@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from markdown_it import MarkdownIt
 
 from ...dates import parse_date
-from ...parse import html_soup, split_front_matter
+from ...parse.frontmatter import split_front_matter
+from ...parse.html import html_soup
 from ..base import DATE_KEYS, MARKDOWN_EXT
 from ..engines import Engine, Extracted, PageMeta, page_links
 
