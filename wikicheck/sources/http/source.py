@@ -14,7 +14,7 @@ from ...model import Document, Provenance
 from ...parse.frontmatter import split_front_matter
 from ...parse.html import html_metadata
 from ..base import DEFAULT_MAX_BYTES, HistoryEvent, ScanResult, SkipFile
-from ..engines import extract
+from ..engines.page import extract
 from .client import Client, _Failed
 from .crawler import SITEMAP_MAX, _Crawl
 from .pages import (
