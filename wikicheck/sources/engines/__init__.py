@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .markup import PageMeta, page_date
 from .page import Extracted, extract, page_links, with_canonical
-from .wikis import ENGINES, GENERIC, Engine, detect_engine
+from .wikis import ENGINES, GENERIC, Confluence, Docusaurus, Engine, MediaWiki, MkDocsMaterial, detect_engine
 
-__all__ = ["ENGINES", "GENERIC", "Engine", "Extracted", "PageMeta", "detect_engine", "extract", "page_date",
-           "page_links", "with_canonical"]
+__all__ = ["ENGINES", "GENERIC", "Confluence", "Docusaurus", "Engine", "Extracted", "MediaWiki", "MkDocsMaterial",
+           "PageMeta", "detect_engine", "extract", "page_date", "page_links", "with_canonical"]
