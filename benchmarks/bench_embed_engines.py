@@ -30,9 +30,10 @@ from bench_crawl import VARIANTS, Meter, embedding_inputs, environment, log, mak
 
 
 def onnx_embedder(st: Any, workdir: Path) -> Any:
-    """The model exported as a crawl exports it (onnx_engine: from the export cache when it has it)."""
+    """The model exported as a crawl exports it (onnx_engine.export: from the export cache when it has it)."""
     from wikicheck.embed import _resolve_model_path
-    from wikicheck.onnx_engine import OnnxEmbedder, _cached_export, read_pipeline, source_fingerprint
+    from wikicheck.onnx_engine import OnnxEmbedder, read_pipeline, source_fingerprint
+    from wikicheck.onnx_engine.export import cached_export
 
     path = _resolve_model_path(st.model_id)
     pipeline, why = read_pipeline(path)
@@ -40,7 +41,7 @@ def onnx_embedder(st: Any, workdir: Path) -> Any:
         raise SystemExit(f"the ONNX engine does not reproduce {st.model_id}: {why}")
     dest = workdir / "model.onnx"
     t = time.perf_counter()
-    how = _cached_export(st._load(), source_fingerprint(path), dest)
+    how = cached_export(st._load(), source_fingerprint(path), dest)
     log(f"export: {how}, {time.perf_counter() - t:.1f} s")
     return OnnxEmbedder(st.model_id, dest, Path(path) / "tokenizer.json", pipeline, batch_size=st.batch_size)
 

@@ -31,7 +31,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
 @pytest.fixture(scope="session", autouse=True)
 def _onnx_cache(tmp_path_factory: pytest.TempPathFactory):
     """One ONNX export of the model per test session (~20 s), copied into each index that a real-model
-    crawl builds (onnx_engine._cached_export), never the user's cache. Session scope: the module
+    crawl builds (onnx_engine.export.cached_export), never the user's cache. Session scope: the module
     fixtures that crawl run before any function fixture."""
     mp = pytest.MonkeyPatch()
     mp.setenv("WIKICHECK_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wikicheck-cache"))

@@ -27,7 +27,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "model": (str, "all-MiniLM-L6-v2"),
         "batch-size": (int, 32),
         # which engine embeds the crawl's texts: auto (ONNX Runtime when the index's verified export
-        # is usable, see wikicheck/onnx_engine.py), onnx (the same), sentence-transformers
+        # is usable, see wikicheck/onnx_engine/), onnx (the same), sentence-transformers
         "engine": (str, "auto"),
     },
     "crawl": {

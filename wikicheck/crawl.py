@@ -26,8 +26,9 @@ from .errors import WikicheckError
 from .index import build_index
 from .lock import IndexLock
 from .model import Document, Provenance, Section, stable_id
-from .onnx_engine import TORCH_ENGINE, ExportOutcome, engine_choice, ensure_export, load_export
-from .parse import iter_sections
+from .onnx_engine.choice import TORCH_ENGINE, engine_choice, load_export
+from .onnx_engine.ensure import ExportOutcome, ensure_export
+from .parse.sections import iter_sections
 from .sources import ScanResult, SkipFile, Source, check_kind_switch, default_name, detect_kind, open_source
 from .sources.base import PAGE_EXT, kind_of
 from .store import Store
@@ -317,7 +318,7 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
         if store.model_id() != embedder.model_id:
             store.set_meta("model_id", embedder.model_id)
             store.set_meta("dim", str(embedder.dim))
-        # the ONNX export for the query path (onnx_engine.py): kept when whole and of this model, else
+        # the ONNX export for the query path (onnx_engine/ensure.py): kept when whole and of this model, else
         # exported and verified on the corpus (the sentence-transformers vectors of its sample are stored)
         t_export = time.perf_counter()
         export = ensure_export(store, index_dir, embedder)

@@ -23,7 +23,9 @@ from .config import Config, load_config
 from .crawl import CrawlSummary, Progress, crawl
 from .embed import Embedder
 from .lock import IndexLock
-from .report.owners import FORMATS, build_reports, write_reports
+from .report.owners.build import build_reports
+from .report.owners.files import write_reports
+from .report.owners.pages import FORMATS
 from .store import Store
 
 

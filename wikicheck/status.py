@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .index import Manifest
-from .onnx_engine import engine_for
+from .onnx_engine.choice import engine_for
 from .store import Store
 
 

@@ -101,7 +101,7 @@ def crawl(
 
 
 def _engine_line(engine: dict) -> str:
-    """Which engine embedded this crawl's texts, which one answers queries, and why (onnx_engine.py)."""
+    """Which engine embedded this crawl's texts, which one answers queries, and why (onnx_engine/)."""
     ex = engine["export"]
     what = {"kept": "ONNX export kept", "exported": "ONNX export written", "refused": "no ONNX export",
             "failed": "ONNX export failed", "skipped": "no ONNX export"}.get(ex["status"], ex["status"])

@@ -24,7 +24,9 @@ def report(
     min_level: str = typer.Option("info", "--min-level", help="Leave out findings below this level: info, warning or error."),
 ) -> None:
     """Owner reports of the latest check run: what each owner should fix first, ranked by risk, with the trend."""
-    from ..report.owners import FORMATS, build_reports, render, write_reports
+    from ..report.owners.build import build_reports
+    from ..report.owners.files import write_reports
+    from ..report.owners.pages import FORMATS, render
     from ..store import Store
 
     if format_ not in FORMATS:

@@ -49,7 +49,7 @@ def search(
     note = guard.index.damage_note(idx)  # a damaged faiss file was rebuilt from the store (#11 point 11)
     if note:
         typer.echo(f"warning: {note}", err=True)
-    if guard.engine.warning:  # a damaged ONNX export: sentence-transformers answers (onnx_engine.py)
+    if guard.engine.warning:  # a damaged ONNX export: sentence-transformers answers (onnx_engine/choice.py)
         typer.echo(f"warning: {guard.engine.warning}", err=True)
     try:
         runs = guard.search_many(queries, k, policy)

@@ -31,7 +31,7 @@ def _open_guard(index: str, wait: float = 0.0):  # type: ignore[no-untyped-def]
     # stdout may be the MCP channel: whatever a model loader prints goes to stderr
     with contextlib.redirect_stdout(sys.stderr):
         guard = Guard(index, wait=wait)
-        if guard.engine.warning:  # a damaged ONNX export: sentence-transformers answers (onnx_engine.py)
+        if guard.engine.warning:  # a damaged ONNX export: sentence-transformers answers (onnx_engine/choice.py)
             typer.echo(f"warning: {guard.engine.warning}", err=True)
         try:
             # exposure for the owner reports; off with WIKICHECK_NO_EVENTS=1 or [guard] record-events = false

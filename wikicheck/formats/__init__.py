@@ -1,4 +1,4 @@
-"""Page formats besides markdown and HTML (which parse.py reads itself): one module each, registered
+"""Page formats besides markdown and HTML (which wikicheck.parse reads itself): one module each, registered
 explicitly in FORMATS. A format module has KIND (stored as the document's kind), EXTENSIONS and
 `parse(text) -> Parsed`: headings, blocks, page metadata, anchors and problems, never an exception."""
 

@@ -1,4 +1,4 @@
-"""What a format module returns: the page's structure in the shape parse.py assembles into sections."""
+"""What a format module returns: the page's structure in the shape wikicheck.parse assembles into sections."""
 
 from __future__ import annotations
 

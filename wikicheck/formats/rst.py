@@ -165,7 +165,7 @@ class _Walk:
 
     def placed(self) -> list[tuple[int, int, str]]:
         """The blocks at lines inside their own section's span (a directive's line can be off by a few),
-        in page order: parse.py assigns blocks to sections by position."""
+        in page order: parse/sections.py assigns blocks to sections by position."""
         out = []
         starts = [h[0] for h in self.headings]
         for col, (line, section, text) in enumerate(self.blocks, 1):

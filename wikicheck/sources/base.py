@@ -10,7 +10,8 @@ from typing import Any, Callable, Iterator, Protocol
 from ..dates import iso, parse_date
 from ..formats import FORMATS
 from ..model import Document, Provenance
-from ..parse import html_metadata, split_front_matter
+from ..parse.frontmatter import split_front_matter
+from ..parse.html import html_metadata
 
 MARKDOWN_EXT = (".md", ".markdown")
 HTML_EXT = (".html", ".htm")

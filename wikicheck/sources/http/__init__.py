@@ -5,7 +5,7 @@ and path prefixes (the start URL's host and folder unless more are allowed), and
 page the last crawl found with a conditional GET (If-None-Match / If-Modified-Since, from the
 store's http_cache table, which crawl() hands to scan()). A 304 becomes a candidate with the
 stored fingerprint, so the crawler sees the page unchanged and never loads it. A 200 is extracted
-at once (engines.py: main content and page metadata) and kept, compressed, for load(); its
+at once (sources/engines/: main content and page metadata) and kept, compressed, for load(); its
 fingerprint is the hash of what was extracted, so chrome that changes on every page (a new nav
 entry) is not a change. A markdown page (text/markdown, or a .md URL served as text/plain or with no type, as
 raw.githubusercontent.com and static servers do) is a page too, kept as served, and revalidated the same way

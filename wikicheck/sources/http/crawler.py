@@ -14,7 +14,7 @@ from ...dates import now_iso
 from ...errors import SourceNotFound
 from ...model import Document
 from ..base import Candidate, ScanResult
-from ..engines import with_canonical
+from ..engines.page import with_canonical
 from .client import _Failed, _mb
 from .pages import _fingerprint, _Kept, _kept, _Visit
 from .scope import document_path, normalise_url, not_a_page

@@ -12,9 +12,12 @@ from urllib.parse import urlsplit
 from markdown_it import MarkdownIt
 
 from ...dates import parse_date
-from ...parse import html_soup, split_front_matter
+from ...parse.frontmatter import split_front_matter
+from ...parse.html import html_soup
 from ..base import DATE_KEYS, MARKDOWN_EXT
-from ..engines import Engine, Extracted, PageMeta, page_links
+from ..engines.markup import PageMeta
+from ..engines.page import Extracted, page_links
+from ..engines.wikis import Engine
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 MARKDOWN_TYPES = ("text/markdown", "text/x-markdown")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ...errors import WikicheckError
-from ..engines import _ASSET_EXT
+from ..engines.page import ASSET_EXT
 
 # files a docs site serves beside its pages, never pages themselves, whatever their Content-Type (#12):
 # ownership and config (read from the folder or repository they come from, not from the site), site files
@@ -67,7 +67,7 @@ def not_a_page(url: str) -> bool:
     never fetched as a page, linked or listed in the sitemap (#12)."""
     path = urlsplit(url).path
     name = unquote(path.rsplit("/", 1)[-1]).lower()
-    return name in NOT_PAGE_NAMES or bool(_ASSET_EXT.search(path) or _NOT_PAGE_EXT.search(path))
+    return name in NOT_PAGE_NAMES or bool(ASSET_EXT.search(path) or _NOT_PAGE_EXT.search(path))
 
 
 def document_path(url: str) -> str:

@@ -11,9 +11,10 @@ from urllib.parse import urljoin, urlsplit
 from ...dates import parse_date
 from ...errors import SourceNotFound, WikicheckError
 from ...model import Document, Provenance
-from ...parse import html_metadata, split_front_matter
+from ...parse.frontmatter import split_front_matter
+from ...parse.html import html_metadata
 from ..base import DEFAULT_MAX_BYTES, HistoryEvent, ScanResult, SkipFile
-from ..engines import extract
+from ..engines.page import extract
 from .client import Client, _Failed
 from .crawler import SITEMAP_MAX, _Crawl
 from .pages import (
