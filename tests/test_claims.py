@@ -146,3 +146,19 @@ def test_lexical_similarity(a, b, expected):
 @pytest.mark.parametrize("part,whole,expected", [("", "x", 1.0), ("a b", "a b c", 1.0), ("a b c d", "a b", 0.5)])
 def test_containment(part, whole, expected):
     assert containment(part, whole) == pytest.approx(expected)
+
+
+def test_changed_share_reads_like_a_diff():
+    from wikicheck.claims import changed_share, lexical_similarity
+
+    a = "page the on-call first, then post the output in the channel"
+    b = "post the output in the channel first, then page the on-call"
+    assert changed_share(a, a) == 0.0
+    assert changed_share("", "") == 0.0
+    assert changed_share(a, "") == 1.0
+    # the same words in another order: a bag of words finds them equal, a diff does not
+    assert lexical_similarity(a, b) == 1.0
+    assert changed_share(a, b) > 0.3
+    # one word in twenty changed is well under the 15% of a prose change
+    long = " ".join(f"word{i}" for i in range(20))
+    assert changed_share(long, long.replace("word7", "other")) == pytest.approx(0.05)

@@ -380,6 +380,18 @@ def lexical_similarity(a: str, b: str) -> float:
     return 2 * common / (len(ta) + len(tb))
 
 
+def changed_share(a: str, b: str) -> float:
+    """Share of word tokens a diff of `a` against `b` marks as changed (1 - difflib's ratio over the
+    token sequences): reordered and reworded sentences count, as they do for a reviewer reading the
+    diff. 0.0 for the same words in the same order."""
+    import difflib
+
+    ta, tb = tokens(a), tokens(b)
+    if not ta and not tb:
+        return 0.0
+    return 1.0 - difflib.SequenceMatcher(None, ta, tb, autojunk=False).ratio()
+
+
 def containment(part: str, whole: str) -> float:
     """Share of `part`'s word tokens that `whole` also has (multiset): 1.0 when nothing in `part` is new."""
     from collections import Counter

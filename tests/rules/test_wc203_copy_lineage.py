@@ -8,11 +8,16 @@ import pytest
 from rules.helpers import (
     CANON,
     CANON_2022,
+    CANON_DATE,
+    CHANGE_DATE,
     COPY,
+    COPY_DATE,
     NO_AGE_RULES,
+    OVERVIEW,
     copy_repo,
     crawl_check,
     of,
+    runbook,
     show,
     where,
 )
@@ -83,3 +88,74 @@ def test_lineage_with_the_real_model(git_repo, tmp_path, real_embedder):
     [f] = [f for f in of(res, "WC203") if f.heading == "Restart"]
     assert (f.kind, f.newer["path"], f.evidence["source_version"]["commit"]) == ("superseded", CANON, c_canon)
     assert of(res, path=CANON) == [], show(res.findings)
+
+
+IMPACT_OLD = "## Impact\n\nCheckout requests fail while the pooler restarts.\n"
+IMPACT_NEW = "## Impact\n\nPayments queue in the outbox and are retried; no request fails.\n"
+REWORDED_OLD = """## Escalation
+
+We page the platform on-call through the PagerDuty service platform-db, and we post in the db-oncall
+channel with the output of the pool check, so that they can see the pools.
+"""
+REWORDED_NEW = """## Escalation
+
+Post the output of the pool check in the db-oncall channel so that the platform on-call can see the
+pools, then page them through the PagerDuty service platform-db.
+"""
+
+
+def _made_from_canon(git_repo, canon_old: str, canon_new: str, copy_sections: str):
+    """A team page made whole from the canonical (its history says so), then the canonical changed."""
+    from helpers import git
+
+    repo = git_repo((CANON_DATE, {CANON: runbook("Restart PgBouncer", OVERVIEW, canon_old)}),
+                    (COPY_DATE, {COPY: runbook("Checkout: Restart PgBouncer", OVERVIEW, copy_sections)}),
+                    (CHANGE_DATE, {CANON: runbook("Restart PgBouncer", OVERVIEW, canon_new)}))
+    return repo, git(repo, "rev-list", "--reverse", "HEAD").split()
+
+
+def test_short_section_of_a_page_made_from_another(git_repo, tmp_path):
+    """A section below the lineage minimum (7 words) counts where the history shows its page was
+    made, as a whole, from the other page: the pairing is by page, not by a few common words."""
+    repo, _ = _made_from_canon(git_repo, IMPACT_OLD, IMPACT_NEW, IMPACT_OLD)
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    [f] = [f for f in of(res, "WC203", path=COPY) if f.heading == "Impact"]
+    assert (f.kind, f.level, f.newer["path"], f.newer["heading"]) == ("superseded", "error", CANON, "Impact"), \
+        show(res.findings)
+    assert of(res, path=CANON, min_level="warning") == [], show(res.findings)
+
+
+def test_short_section_without_a_page_lineage_is_no_evidence(git_repo, tmp_path):
+    """The same short sentence on a page written on its own (it was not made from the canonical) is
+    no evidence of copying: nothing is flagged."""
+    own = runbook("Checkout: Restart PgBouncer", "## Overview\n\nOur own words about the checkout pooler.\n",
+                  IMPACT_OLD)
+    repo = git_repo((CANON_DATE, {CANON: runbook("Restart PgBouncer", OVERVIEW, IMPACT_OLD)}),
+                    (COPY_DATE, {COPY: own}),
+                    (CHANGE_DATE, {CANON: runbook("Restart PgBouncer", OVERVIEW, IMPACT_NEW)}))
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    assert [f for f in of(res, "WC203", min_level="warning") if f.heading == "Impact"] == [], show(res.findings)
+
+
+def test_reordered_rewrite_counts_as_changed(git_repo, tmp_path):
+    """The canonical rewrote its procedure with mostly the same words in another order (page first,
+    then post; now post first, then page): a diff marks most of it changed, so the copy of the old
+    text is superseded, although a bag of words finds the two 85% alike."""
+    from wikicheck.claims import changed_share, lexical_similarity
+
+    assert lexical_similarity(REWORDED_OLD, REWORDED_NEW) >= 0.8
+    assert changed_share(REWORDED_OLD, REWORDED_NEW) > 0.15
+    repo, _ = _made_from_canon(git_repo, REWORDED_OLD, REWORDED_NEW, REWORDED_OLD)
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    [f] = [f for f in of(res, "WC203", path=COPY) if f.heading == "Escalation"]
+    assert (f.kind, f.level, f.newer["path"]) == ("superseded", "error", CANON), show(res.findings)
+
+
+def test_note_added_to_the_source_is_wording_only(git_repo, tmp_path):
+    """The canonical only added a sentence to what the copy says: the copy is not wrong, it gets the
+    informational "older wording" pointer and no error."""
+    added = REWORDED_OLD + "\nThe platform team reads that channel around the clock.\n"
+    repo, _ = _made_from_canon(git_repo, REWORDED_OLD, added, REWORDED_OLD)
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    esc = [f for f in res.findings if f.path == COPY and f.heading == "Escalation"]
+    assert [f.level for f in esc] in ([], ["info"]), show(res.findings)

@@ -27,7 +27,7 @@ class DriftOptions:
     near_copy: float = 0.85  # lexical similarity for "nearly equal" to a past version
     lineage_min_tokens: int = 12
     min_days_apart: float = 1.0
-    prose_change: float = 0.85  # below this lexical similarity, prose counts as changed (claims settled the direction)
+    prose_changed_share: float = 0.15  # prose counts as changed when a diff marks more than this share of its words
     rewrite: float = 0.6  # below this, a prose rewrite counts on its own (dates settled the direction)
     min_conflicts: int = 2  # conflicting settings it takes to call two pages contradictory
     move_window_days: float = 7.0  # text removed here and added there this close in time moved (wikicheck.history)

@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from ..claims import containment, diff_claims, extract_claims, lexical_similarity, tokens
+from ..claims import changed_share, containment, diff_claims, extract_claims, lexical_similarity, tokens
 from .core import Corpus, Hit, Sec, day, summary
 from .identity import PageIdentity, norm_heading
 from .pages import CopiedPages
@@ -35,9 +35,14 @@ class Lineage:
         for s in c.secs.values():
             text = s.row["text"]
             ntok = len(tokens(text))
-            if ntok < c.opt.lineage_min_tokens:
-                continue
             doc = s.row["document_id"]
+            # a short text is evidence of copying only where the history shows its page was made from
+            # the other page as a whole (ident.origin): then it is compared with that page alone
+            only_from = None
+            if ntok < c.opt.lineage_min_tokens:
+                only_from = self.ident.origin(doc) if ntok else None
+                if only_from is None:
+                    continue
             cands: dict[int, tuple[dict[str, Any], float]] = {}
             for v in c.by_body.get(s.row["body_hash"], []):
                 if v["document_id"] != doc:
@@ -58,6 +63,8 @@ class Lineage:
                 for v in c.doc_versions.get(d, []):
                     if v["section_id"] not in live_ids and v["id"] not in cands:
                         cands[v["id"]] = (v, -1.0)
+            if only_from is not None:
+                cands = {vid: x for vid, x in cands.items() if x[0]["document_id"] == only_from}
             scored: list[tuple[float, dict[str, Any]]] = []
             my_claims = c.claims(s)
             for vid, (v, lex) in cands.items():
@@ -159,8 +166,8 @@ class Lineage:
             # (prose alone only where the history shows this page was made from that one, and only a
             # rewrite: text taken out or replaced, not a note added to what was there)
             rewritten = (ident.origin(s.row["document_id"]) == vdoc
-                         and lexical_similarity(c.vtext(v["id"]), origin.row["text"]) < c.opt.near_copy
-                         and lexical_similarity(s.row["text"], origin.row["text"]) < c.opt.near_copy
+                         and changed_share(c.vtext(v["id"]), origin.row["text"]) > c.opt.prose_changed_share
+                         and changed_share(s.row["text"], origin.row["text"]) > c.opt.prose_changed_share
                          and containment(c.vtext(v["id"]), origin.row["text"]) < 0.9)
             if not ((d_src.substantive and d_me.substantive) or rewritten):
                 # the text is still good (only the wording moved on). The guard hands the agent the

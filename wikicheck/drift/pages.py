@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..claims import ClaimDiff, diff_claims, lexical_similarity, tokens
+from ..claims import ClaimDiff, changed_share, diff_claims, lexical_similarity, tokens
 from .core import Corpus, Hit, Sec, day, summary
 from .identity import PageIdentity, norm_heading
 
@@ -227,7 +227,8 @@ class CopiedPages:
                     # page's direction is settled; never when either side was edited on its own (a team
                     # note, a review line, a fixed link) after saying the same thing as the other
                     links = any(cl.type == "url" for cl in d.old_only + d.new_only)
-                    if votes_dates == 0 or (lex >= c.opt.prose_change and not links):
+                    if votes_dates == 0 or (changed_share(x.row["text"], y.row["text"]) <= c.opt.prose_changed_share
+                                            and not links):
                         continue
                     # without any claim on the page to settle it, only a real rewrite counts, never a
                     # reworded sentence: "never raised when the two say the same thing"
