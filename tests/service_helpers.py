@@ -22,27 +22,53 @@ STALE_COPY = "teams/checkout/pgbouncer-restart.md"
 CANONICAL = "platform/pgbouncer.md"
 TOKEN = "s3cret-t0ken-for-tests"
 
-_built: dict[str, Path] = {}
+_built: dict[str, Any] = {}
+
+
+def pristine_sample(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> tuple[Path, Path, Any]:
+    """(wiki, index, crawl summary): sample_wiki copied to tmp and crawled with the real model, nothing else;
+    built once per process. The real-model crawl (and its ONNX export and verification) is the costly part of
+    every sample-wiki test, so the service index, the end-to-end check and the ONNX tests each copy this one
+    index (shutil.copytree) instead of crawling the same wiki again. Never write to it: copy it. Copies keep
+    the wiki's path as their source, so a recrawl of a copy reads this wiki (restore anything you change in it)."""
+    if "pristine" in _built:
+        return _built["pristine"]
+    from wikicheck.crawl import crawl
+
+    root = tmp_path_factory.mktemp("sample-crawl")
+    wiki = root / "sample_wiki"
+    shutil.copytree(SAMPLE_WIKI, wiki)  # in tmp, so file mtimes don't matter
+    index = root / "index"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)  # no wikicheck.toml of the developer's is found; the wiki's own config is
+        for name in ("WIKICHECK_MODEL", "WIKICHECK_CONFIG", "WIKICHECK_INDEX", "WIKICHECK_ENGINE"):
+            mp.delenv(name, raising=False)
+        summary = crawl([str(wiki)], index, embedder=embedder)
+    _built["pristine"] = (wiki, index, summary)
+    return _built["pristine"]
+
+
+def copy_index(src: Path, dest: Path) -> Path:
+    """A private copy of a crawled index (without its lock file), to write to or damage."""
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".lock"))
+    return dest
 
 
 def sample_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
-    """sample_wiki crawled with the real model, then `wikicheck check`ed; built once per process."""
+    """sample_wiki crawled with the real model, then `wikicheck check`ed; built once per process (a copy of
+    pristine_sample's index, which the service tests may write to)."""
     if "index" in _built:
         return _built["index"]
     from wikicheck.check import run_checks
     from wikicheck.config import load_config
-    from wikicheck.crawl import crawl
     from wikicheck.store import Store
 
-    root = tmp_path_factory.mktemp("service")
-    wiki = root / "sample_wiki"
-    shutil.copytree(SAMPLE_WIKI, wiki)
-    index = root / "index"
+    _, pristine, _ = pristine_sample(tmp_path_factory, embedder)
+    index = copy_index(pristine, tmp_path_factory.mktemp("service") / "index")
     with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)  # no wikicheck.toml of the developer's is found; the wiki's own config is
+        mp.chdir(index.parent)
         for name in ("WIKICHECK_MODEL", "WIKICHECK_CONFIG", "WIKICHECK_INDEX"):
             mp.delenv(name, raising=False)
-        crawl([str(wiki)], index, embedder=embedder)
         with Store.open(index) as store:
             findings = run_checks(store, load_config(sources_from=index)).findings
     assert any(f.path == STALE_COPY and f.kind == "superseded" for f in findings)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from service_helpers import copy_index, pristine_sample
 
 from wikicheck.crawl import crawl
 from wikicheck.embed import _resolve_model_path
@@ -52,11 +53,11 @@ def _crawl(wiki: Path, index: Path, embedder: Any):  # type: ignore[no-untyped-d
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, real_embedder) -> dict[str, Any]:
+    """The sample wiki crawled with the real model (service_helpers.pristine_sample: the session's one such
+    crawl, summary included), in a copy of the index for this module."""
+    wiki, pristine, summary = pristine_sample(tmp_path_factory, real_embedder)
     root = tmp_path_factory.mktemp("onnx")
-    wiki = root / "wiki"
-    shutil.copytree(SAMPLE_WIKI, wiki)
-    index = root / "index"
-    summary = _crawl(wiki, index, real_embedder)
+    index = copy_index(pristine, root / "index")
     return {"root": root, "wiki": wiki, "index": index, "summary": summary}
 
 

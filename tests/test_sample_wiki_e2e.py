@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from rules.helpers import NOW, of, show
+from service_helpers import copy_index, pristine_sample
 
 from wikicheck.check import run_checks
 from wikicheck.config import load_config
-from wikicheck.crawl import crawl
 from wikicheck.store import Store
 
 SAMPLE = Path(__file__).parent.parent / "sample_wiki"
@@ -56,12 +55,12 @@ EXPECTED = {
 
 @pytest.fixture(scope="session")
 def sample(tmp_path_factory, real_embedder):
-    """The sample wiki copied to tmp (so file mtimes don't matter), crawled with all-MiniLM-L6-v2, checked."""
-    root = tmp_path_factory.mktemp("e2e")
-    wiki = root / "sample_wiki"
-    shutil.copytree(SAMPLE, wiki)
-    crawl([str(wiki)], root / "idx", embedder=real_embedder)
-    with Store.open(root / "idx") as st:
+    """The sample wiki copied to tmp (so file mtimes don't matter), crawled with all-MiniLM-L6-v2, checked.
+    The crawl is service_helpers.pristine_sample's (one real-model crawl of the sample wiki per session),
+    checked in a private copy of its index."""
+    wiki, pristine, _ = pristine_sample(tmp_path_factory, real_embedder)
+    idx = copy_index(pristine, tmp_path_factory.mktemp("e2e") / "idx")
+    with Store.open(idx) as st:
         return run_checks(st, load_config(wiki / "wikicheck.toml"), now=NOW, record=False)
 
 
