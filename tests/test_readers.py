@@ -7,6 +7,7 @@ A real `wikicheck crawl` process is stopped part way (SIGSTOP: a crawl that is r
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,15 +30,35 @@ MODEL = "test-hash-64"
 N_PAGES = 300
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return make_big_repo(tmp_path / "runbooks", N_PAGES, 6, 2)
-
-
 def _edit_tonight(repo: Path) -> None:
     """Tonight's change to every page: the next crawl has 300 pages to write and embed."""
     commit(repo, {f"pages/p{i:03d}.md": f"# Runbook {i}\n\n## Step 0\n\nChanged tonight: run `deploy --svc {i} --v2`.\n"
                   for i in range(N_PAGES)}, "2024-06-01T10:00:00+00:00", "tonight")
+
+
+@pytest.fixture(scope="module")
+def _built(tmp_path_factory) -> tuple[Path, Path]:
+    """Once per module: the 300-page repo, crawled (in process, hashing embedder) into an index, then given
+    tonight's edit. The tests only read the repo (the index records its path, so they all crawl this one);
+    each gets a copy of the index (`crawled`)."""
+    root = tmp_path_factory.mktemp("readers")
+    repo = make_big_repo(root / "runbooks", N_PAGES, 6, 2)
+    index = _crawled(repo, root / "index")
+    _edit_tonight(repo)
+    return repo, index
+
+
+@pytest.fixture
+def repo(_built) -> Path:
+    """The repo: yesterday's commits, crawled into `crawled`, and tonight's edit, not crawled yet."""
+    return _built[0]
+
+
+@pytest.fixture
+def crawled(_built, tmp_path: Path) -> Path:
+    """This test's copy of an index with one completed crawl, of the repo before tonight's edit."""
+    shutil.copytree(_built[1], tmp_path / "index", ignore=shutil.ignore_patterns(".lock"))
+    return tmp_path / "index"
 
 
 def _wait_for(index: Path, proc: subprocess.Popen, sql: str, n: int) -> None:
@@ -67,10 +88,9 @@ def _in_page_writes(proc: subprocess.Popen, index: Path) -> None:
 
 
 @pytest.fixture
-def stopped_crawl(repo: Path, tmp_path: Path):
-    """An index with one completed crawl and a second crawl frozen (SIGSTOP) while it runs."""
-    index = _crawled(repo, tmp_path / "index")
-    _edit_tonight(repo)
+def stopped_crawl(repo: Path, crawled: Path, tmp_path: Path):
+    """An index with one completed crawl and a second crawl (of tonight's edit) frozen (SIGSTOP) while it runs."""
+    index = crawled
     proc = _start(repo, index, tmp_path)
     _in_page_writes(proc, index)
     os.kill(proc.pid, signal.SIGSTOP)
@@ -116,12 +136,12 @@ def test_check_refuses_after_a_killed_crawl_until_a_crawl_completes(stopped_craw
     assert cli("check", "--index", index, "--fail-on", "never").exit_code == 0
 
 
-def test_crawl_refused_while_check_holds_the_lock(repo, tmp_path):
+def test_crawl_refused_while_check_holds_the_lock(repo, crawled):
     """check holds the index lock while it reads and records: a crawl cannot start under it."""
     from wikicheck.errors import StoreLocked
     from wikicheck.lock import IndexLock
 
-    index = _crawled(repo, tmp_path / "index")
+    index = crawled
     with IndexLock(index, "check"):
         with pytest.raises(StoreLocked, match="check"):
             crawl([str(repo)], index, embedder=HashEmbedder(64))
@@ -133,14 +153,13 @@ def test_guard_refuses_to_load_a_half_crawled_store(stopped_crawl):
         Guard(index, embedder=HashEmbedder(64))
 
 
-def test_guard_keeps_serving_the_completed_crawl_while_the_next_one_runs(repo, tmp_path):
-    index = _crawled(repo, tmp_path / "index")
+def test_guard_keeps_serving_the_completed_crawl_while_the_next_one_runs(repo, crawled, tmp_path):
+    index = crawled  # crawled before tonight's edit, which the repo already has
     guard = Guard(index, embedder=HashEmbedder(64))
     try:
         before = {k: (r["id"], r["content_hash"]) for k, r in guard.sections.items()}
         query = "Step 3 for svc7: run deploy --svc 7 --step 3"
         results_before = [(r.section["id"], r.verdict) for r in guard.search(query, k=5)]
-        _edit_tonight(repo)
         proc = _start(repo, index, tmp_path)
         try:
             _in_page_writes(proc, index)
