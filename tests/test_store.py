@@ -275,3 +275,29 @@ def test_apply_versions_and_its_checkpoint_are_all_or_nothing(src, monkeypatch):
         src.apply_versions(doc.id, "w", "p.md", secs, "2022", "c1", "ann", "git", checkpoint=("history:k", 1))
     assert src.db.execute("select count(*) from section_versions").fetchone()[0] == 0
     assert src.get_meta("history:k") is None
+
+
+def test_exposure_does_not_wait_out_a_writer(tmp_path):
+    """While another process holds the write lock (a crawl writing), recording the guard's exposure
+    gives up after its short wait instead of the store's 30 s busy timeout, and the connection's
+    timeout is back to 30 s afterwards for everything else."""
+    from wikicheck.crawl import crawl
+    from wikicheck.embed import get_embedder
+
+    (tmp_path / "wiki").mkdir()
+    (tmp_path / "wiki" / "a.md").write_text("# A\n\n## Restart\n\nRestart the pooler.\n", encoding="utf-8")
+    crawl([str(tmp_path / "wiki")], tmp_path / "idx", embedder=get_embedder("test-hash-64"))
+    with Store.open(tmp_path / "idx") as st:
+        sid = st.db.execute("select id from sections where heading = 'Restart'").fetchone()[0]
+        event = [("2026-12-02T00:00:00Z", sid, "ok", None)]
+        other = sqlite3.connect(str(db_path_for(tmp_path / "idx")))
+        other.execute("BEGIN IMMEDIATE")  # the crawl's write lock
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                st.record_guard_events(event, wait=0.05)
+            assert st.db.execute("pragma busy_timeout").fetchone()[0] == 30_000
+        finally:
+            other.rollback()
+            other.close()
+        st.record_guard_events(event)
+        assert st.db.execute("select count(*) from guard_events").fetchone()[0] == 1

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from ..errors import StoreEmpty, StoreNotFound, WikicheckError
 from ..model import Document, Section
-from ._base import _section_row
+from ._base import BUSY_TIMEOUT_MS, _section_row
 from .crawls import CrawlsPart
 from .embeddings import EmbeddingsPart
 from .events import GuardEventsPart
@@ -77,7 +77,7 @@ class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEvent
             _refuse_unusable_file(path, index, create)
         _LAST_OPENED[:] = [path]
         try:
-            conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             _quick_check(conn, path)  # before anything (WAL, migrations) can write to a damaged file
             db = Database(conn)
             # another application's database: refuse before anything (WAL, our tables) changes the file

@@ -11,6 +11,9 @@ from sqlite_utils import Database
 
 from ..model import Section
 
+# how long a connection waits for another writer's lock before "database is locked"
+BUSY_TIMEOUT_MS = 30_000
+
 
 class StorePart:
     """Base of the mixins Store is assembled from; each holds the SQL of one family of tables."""

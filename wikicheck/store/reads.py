@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from ._base import StorePart
+from ._base import BUSY_TIMEOUT_MS, StorePart
 
 
 class HistoryReadsPart(StorePart):
@@ -62,8 +62,17 @@ class HistoryReadsPart(StorePart):
             "select * from section_versions where document_id = ? and valid_to is not null "
             "order by valid_to desc", [document_id]))
 
-    def record_guard_events(self, rows: list[tuple[str, str, str, str | None]]) -> None:
-        """Exposure: (at, section_id, verdict, replaces) of each section the retrieval guard served or withheld."""
-        with self.transaction():
-            self.db.conn.executemany(
-                "insert into guard_events (at, section_id, verdict, replaces) values (?, ?, ?, ?)", rows)
+    def record_guard_events(self, rows: list[tuple[str, str, str, str | None]], *, wait: float = 0.25) -> None:
+        """Exposure: (at, section_id, verdict, replaces) of each section the retrieval guard served or withheld.
+
+        Waits at most `wait` seconds for the write lock (sqlite3.OperationalError after that): a crawl
+        holds it while it writes, and a search must not stall behind it for the store's 30 s busy
+        timeout to log what it served. The timeout is set back afterwards."""
+        conn = self.db.conn
+        conn.execute(f"pragma busy_timeout = {max(0, int(wait * 1000))}")
+        try:
+            with self.transaction():
+                conn.executemany(
+                    "insert into guard_events (at, section_id, verdict, replaces) values (?, ?, ?, ?)", rows)
+        finally:
+            conn.execute(f"pragma busy_timeout = {BUSY_TIMEOUT_MS}")
