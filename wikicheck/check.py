@@ -253,7 +253,7 @@ class CheckContext:
             from .rules import RULES
 
             enabled = {getattr(RULES[c], "DRIFT_RULE", None) for c in RULES if self.policies.enabled(c)}
-            self._drift = Drift(self.store, model, self.drift_options, self._vector_index(model)).analyse(
+            self._drift = Drift(self.store, model, self.drift_options, self._vector_index(model), self.sections).analyse(
                 {e for e in enabled if e}) if model else []
         for h in self._drift:
             if rule is not None and h.rule != rule:

@@ -357,24 +357,27 @@ class VectorIndex:
         # the selectors are read-only during a search; SWIG does not keep `batch` alive for `sel`
         self._excluded = (faiss.IDSelectorNot(batch), batch, arr)
 
-    def _params(self) -> Any:
+    def _params(self, ef_search: int | None = None) -> Any:
         """Per-call search parameters (faiss swaps the selector inside them during a search)."""
-        if self._excluded is None:
+        hnsw = "HNSW" in self.manifest.kind
+        if self._excluded is None and not (hnsw and ef_search):
             return None
         import faiss
 
-        if "HNSW" in self.manifest.kind:
-            return faiss.SearchParametersHNSW(sel=self._excluded[0], efSearch=HNSW_EF_SEARCH)
-        return faiss.SearchParameters(sel=self._excluded[0])
+        sel = self._excluded[0] if self._excluded is not None else None
+        if hnsw:
+            return faiss.SearchParametersHNSW(sel=sel, efSearch=ef_search or HNSW_EF_SEARCH)
+        return faiss.SearchParameters(sel=sel)
 
-    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, keys), each of shape (len(vectors), k); missing hits have key -1."""
+    def search(self, vectors: np.ndarray, k: int, ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, keys), each of shape (len(vectors), k); missing hits have key -1. `ef_search`: the
+        HNSW search breadth for this call (default HNSW_EF_SEARCH; a flat index ignores it)."""
         total = self.index.ntotal
         if total == 0:
             n = len(vectors)
             return np.zeros((n, k), dtype="float32"), -np.ones((n, k), dtype="int64")
         x = np.ascontiguousarray(vectors, dtype="float32")
-        params = self._params()
+        params = self._params(ef_search)
         if params is None:
             return self.index.search(x, min(k, total))
         return self.index.search(x, min(k, total), params=params)  # left-out keys: padded with -1
