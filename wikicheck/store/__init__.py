@@ -31,6 +31,7 @@ from .files import (
     damage_error,
     source_roots,
 )
+from .guard_reads import GuardReadsPart
 from .reads import HistoryReadsPart
 from .records import CheckRun, CrawlRecord, FindingRow
 from .runs import CheckRunsPart
@@ -51,7 +52,7 @@ def db_path_for(index: str | Path) -> Path:
     return p if p.suffix == ".db" else p / DB_NAME
 
 
-class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryReadsPart):
+class Store(EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryReadsPart, GuardReadsPart):
     """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
     (#13). Check runs and findings, guard events, crawl bookkeeping and embeddings are in the
     parts it inherits (runs.py, events.py, crawls.py, embeddings.py); the records they return are
