@@ -3,7 +3,8 @@ findings' fingerprints, so that two trees can be compared on the same store.
 
     PYTHONPATH=/path/to/tree python benchmarks/time_check.py --index /tmp/scale/s100000 [--profile out.prof]
 
-Nothing is recorded (record="no"): the store is left as it was, so runs can be repeated.
+Nothing is recorded (record="no") unless --record: the store is left as it was, so runs can be
+repeated. check_s is the whole call; rules_s the rules alone (CheckResult.seconds, no recording).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def main() -> None:
     ap.add_argument("--profile", default=None, help="write a cProfile of the check to this file")
     ap.add_argument("--fingerprints-out", default=None, help="write the sorted fingerprints here, one a line")
     ap.add_argument("--json-out", default=None)
+    ap.add_argument("--record", action="store_true", help='write the verdicts (record="verdicts"), for the guard benchmarks')
     args = ap.parse_args()
     from wikicheck.check import run_checks
     from wikicheck.store import Store
@@ -34,15 +36,15 @@ def main() -> None:
             import cProfile
 
             prof = cProfile.Profile()
-            res = prof.runcall(run_checks, st, record="no")
+            res = prof.runcall(run_checks, st, record="verdicts" if args.record else "no")
             prof.dump_stats(args.profile)
         else:
-            res = run_checks(st, record="no")
+            res = run_checks(st, record="verdicts" if args.record else "no")
     seconds = time.perf_counter() - t0
     fps = sorted(f.fingerprint for f in res.findings)
     digest = hashlib.sha256("\n".join(fps).encode()).hexdigest()[:16]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    row = {"index": args.index, "sections": n, "check_s": round(seconds, 2), "findings": len(fps),
+    row = {"index": args.index, "sections": n, "check_s": round(seconds, 2), "rules_s": round(res.seconds, 2), "findings": len(fps),
            "fingerprints_sha256": digest, "peak_rss_mb": round(peak_mb), "code": str(Path(sys.modules["wikicheck"].__file__).parent)}
     print(json.dumps(row), flush=True)
     if args.fingerprints_out:
