@@ -118,6 +118,7 @@ class CheckContext:
         self.owners = OwnerResolver.for_store(store, config)  # the findings' owners, as the reports name them
         self._drift: list[Any] | None = None
         self._anchors: dict[str, set[str]] = {}
+        self._links: dict[tuple[str, str], list[tuple[str, int | None]]] = {}
         self.drift_options = DriftOptions()
 
     # dates
@@ -153,6 +154,15 @@ class CheckContext:
                     yield line, c
 
     def links(self, doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        # parsed once per distinct page text (copies of a page, a page in several sources)
+        cache_key = (doc["kind"], doc.get("text") or "")
+        found = self._links.get(cache_key)
+        if found is None:
+            found = self._links[cache_key] = [(str(x["href"]), x["line"]) for x in self._parse_links(doc)]
+        for href, line in found:
+            yield {"href": href, "line": line}
+
+    def _parse_links(self, doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
         text = doc.get("text") or ""
         if doc["kind"] == "markdown":
             for line, c in self.inline_tokens(doc):
