@@ -37,7 +37,9 @@ class GuardReadsPart(StorePart):
         reads; the store itself when it has no file."""
         if self.path is None:
             return self
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+        from urllib.parse import quote
+
+        conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=30, check_same_thread=False)
         return type(self)(Database(conn), self.path)  # type: ignore[call-arg]
 
     def begin_snapshot(self) -> None:
