@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -49,6 +50,9 @@ def synthesise(base_index: str | Path, out_index: str | Path, target_sections: i
     store.set_meta("model_id", model)
     store.set_meta("dim", str(dim))
     conn: sqlite3.Connection = store.db.conn
+    # a million sections make a store of ~10 GB: without a large page cache every insert into the
+    # hash indexes reads pages back, and the synthesis takes hours instead of minutes
+    conn.execute("PRAGMA cache_size = -1048576")  # KiB: 1 GiB
     key = 0
     with conn:
         for r in range(replicas):
@@ -117,6 +121,11 @@ def synthesise(base_index: str | Path, out_index: str | Path, target_sections: i
                      ch, bh, text, v["valid_from"], v["valid_to"], v["commit"], v["author"], v["ended_by_commit"],
                      v["origin"]])
     build_index(store, out, model, force=True)
+    # the base's ONNX export of the model (same model, nothing in it depends on the texts): the
+    # guard then embeds queries as it does on the crawled index, without torch
+    for name in ("embed.onnx", "embed-onnx.json", "embed-tokenizer.json"):
+        if (Path(base_index) / name).is_file():
+            shutil.copyfile(Path(base_index) / name, out / name)
     n = store.counts()["sections"]
     store.close()
     base.close()

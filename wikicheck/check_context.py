@@ -52,6 +52,7 @@ class CheckContext(PageLinks):
         self.owners = OwnerResolver.for_store(store, config)  # the findings' owners, as the reports name them
         self._drift: list[Any] | None = None
         self._anchors: dict[str, set[str]] = {}
+        self._links: dict[tuple[str, str], list[tuple[str, int | None]]] = {}
         self.drift_options = drift_options(policies)  # each drift rule maps its own options (DRIFT_OPTIONS)
 
     # dates
@@ -83,7 +84,7 @@ class CheckContext(PageLinks):
         if self._drift is None:
             model = self.store.model_id()
             enabled = {getattr(RULES[c], "DRIFT_RULE", None) for c in RULES if self.policies.enabled(c)}
-            self._drift = Drift(self.store, model, self.drift_options, self._vector_index(model)).analyse(
+            self._drift = Drift(self.store, model, self.drift_options, self._vector_index(model), self.sections).analyse(
                 {e for e in enabled if e}) if model else []
         for h in self._drift:
             if rule is not None and h.rule != rule:

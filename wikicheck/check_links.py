@@ -20,6 +20,7 @@ class PageLinks:
     doc_by_url: dict[str, dict[str, Any]]
     sources: dict[str, dict[str, Any]]
     _anchors: dict[str, set[str]]
+    _links: dict[tuple[str, str], list[tuple[str, int | None]]]
 
     def front_matter_lines(self, doc: dict[str, Any]) -> int:
         if doc["kind"] != "markdown":
@@ -42,6 +43,15 @@ class PageLinks:
                     yield line, c
 
     def links(self, doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        # parsed once per distinct page text (copies of a page, a page in several sources)
+        cache_key = (doc["kind"], doc.get("text") or "")
+        found = self._links.get(cache_key)
+        if found is None:
+            found = self._links[cache_key] = [(str(x["href"]), x["line"]) for x in self._parse_links(doc)]
+        for href, line in found:
+            yield {"href": href, "line": line}
+
+    def _parse_links(self, doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
         text = doc.get("text") or ""
         if doc["kind"] == "markdown":
             for line, c in self.inline_tokens(doc):

@@ -22,12 +22,12 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .check import latest_findings
 from .config import load_config
 from .embed import Embedder, check_model, get_embedder
 from .errors import WikicheckError
 from .guard_chunks import ChunkMatcher
-from .guard_policy import POLICIES, GuardConfig, Result, Verdicts, has_text, shown_level
+from .guard_policy import POLICIES, GuardConfig, Result, Verdicts, shown_level
+from .guard_rows import GuardSections, SectionsById, SectionsByKey
 from .guard_search import Search
 from .index import VectorIndex
 from .owners import OwnerResolver
@@ -122,48 +122,61 @@ class Guard:
         return True
 
     def reload(self) -> None:
-        """Re-read sections and verdicts (after a crawl or check), in one read transaction, and only
-        from a completed crawl: while a crawl writes, the state loaded last stays (wikicheck.readers)."""
-        with self.store.read_snapshot():  # no crawl commit lands half way through the reads
-            if crawl_state(self.store).partial:
-                if self._loaded_state is not None:
-                    return
-                require_complete(self.store, what="search")  # raises: nothing completed to serve
-            self._load()
+        """Re-read what the guard serves (after a crawl or check), and only from a completed crawl:
+        while a crawl writes, the state loaded last stays (wikicheck.readers).
 
-    def _load(self) -> None:
-        self._loaded_state = self._state()
-        self.sections = {r["key"]: r for r in self.store.sections()}
-        self.by_id = {r["id"]: r for r in self.sections.values()}
-        # lookups for an agent's own chunks (sections come in path, line order: the first one wins)
-        self.by_body: dict[str, list[dict[str, Any]]] = {}
-        self.by_path: dict[str, list[dict[str, Any]]] = {}
-        self.by_doc_sections: dict[str, list[dict[str, Any]]] = {}  # page order
-        for r in self.by_id.values():
-            if has_text(r):
-                self.by_body.setdefault(r["body_hash"], []).append(r)
-            self.by_path.setdefault(r["path"], []).append(r)
-            self.by_doc_sections.setdefault(r["document_id"], []).append(r)
+        The reads happen in a read snapshot of a second connection, which stays open until the next
+        reload: the sections, pages and findings of the results are read from it on demand (memory
+        follows what is served, not the wiki's size), and a crawl that writes meanwhile changes none
+        of them."""
+        reader = self.store.open_reader()
+        try:
+            reader.begin_snapshot()  # no crawl commit lands half way through the reads, nor after them
+            if crawl_state(reader).partial:
+                if self._loaded_state is not None:
+                    self._close_reader(reader)
+                    return
+                require_complete(reader, what="search")  # raises: nothing completed to serve
+            self._load(reader)
+        except BaseException:
+            self._close_reader(reader)
+            raise
+        old, self.reader = getattr(self, "reader", None), reader
+        if old is not None:
+            self._close_reader(old)
+
+    def _close_reader(self, reader: Store) -> None:
+        if reader is not self.store:
+            reader.close()
+        else:
+            reader.end_snapshot()
+
+    def _load(self, reader: Store) -> None:
+        self._loaded_state = reader.last_ok_ids()
+        self.rows = GuardSections(reader)
+        self.sections = SectionsByKey(self.rows)  # by faiss key
+        self.by_id = SectionsById(self.rows)
         # retrieval never returns a section without text (see the module docstring)
-        self.index.exclude(r["key"] for r in self.sections.values() if not has_text(r))
-        self.docs = {d["id"]: d for d in self.store.documents()}
-        self.owners = OwnerResolver.for_store(self.store, self._wiki_config)
-        self.by_section: dict[str, list[dict[str, Any]]] = {}
-        self.by_document: dict[str, list[dict[str, Any]]] = {}
+        self.index.exclude(reader.textless_live_keys())
+        self.owners = OwnerResolver.for_store(reader, self._wiki_config)
+        # the verdict lookups: finding ids by section and by page, in Store.latest_findings' order
+        self.by_section: dict[str, list[int]] = {}
+        self.by_document: dict[str, list[int]] = {}
         self.has_check = False
-        for f in latest_findings(self.store):
+        for fid, scope, section_id, document_id in reader.latest_finding_refs():
             self.has_check = True
-            if f["scope"] == "document":
-                self.by_document.setdefault(f["document_id"], []).append(f)
-            elif f["section_id"]:
-                self.by_section.setdefault(f["section_id"], []).append(f)
-        self.verdicts = Verdicts(self.config, self.index, self.by_id, self.by_section, self.by_document,
-                                 self.by_doc_sections, self.docs, self.owners)
-        self.searcher = Search(self.config, self.index, self.sections, self.verdicts, self.store)
-        self.chunks = ChunkMatcher(self.store, self.index, self.sections, self.by_id, self.by_body, self.by_path,
-                                   self.verdicts, self.embed)
+            if scope == "document":
+                self.by_document.setdefault(document_id, []).append(fid)
+            elif section_id:
+                self.by_section.setdefault(section_id, []).append(fid)
+        self.verdicts = Verdicts(self.config, self.index, self.rows, self.by_section, self.by_document, self.owners)
+        self.searcher = Search(self.config, self.index, self.rows, self.verdicts, self.store)
+        self.chunks = ChunkMatcher(self.store, self.index, self.rows, self.verdicts, self.embed)
 
     def close(self) -> None:
+        reader = getattr(self, "reader", None)
+        if reader is not None and reader is not self.store:
+            reader.close()
         self.store.close()
 
     # ------------------------------------------------------------------ verdicts

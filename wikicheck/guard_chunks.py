@@ -11,6 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .guard_policy import _EPS, Verdicts, has_text
+from .guard_rows import GuardSections
 from .index import VectorIndex
 from .store import Store
 from .vocabulary import VERDICT_RANK
@@ -108,12 +109,9 @@ def _unknown(chunk: dict[str, Any], message: str) -> dict[str, Any]:
 class ChunkMatcher:
     """Chunks to verdicts, over the sections a Guard loaded and the history in its store."""
 
-    def __init__(self, store: Store, index: VectorIndex, sections: dict[int, dict[str, Any]],
-                 by_id: dict[str, dict[str, Any]], by_body: dict[str, list[dict[str, Any]]],
-                 by_path: dict[str, list[dict[str, Any]]], verdicts: Verdicts,
+    def __init__(self, store: Store, index: VectorIndex, rows: GuardSections, verdicts: Verdicts,
                  embed: Callable[[list[str]], np.ndarray]):
-        self.store, self.index, self.sections, self.by_id = store, index, sections, by_id
-        self.by_body, self.by_path, self.verdicts, self.embed = by_body, by_path, verdicts, embed
+        self.store, self.index, self.rows, self.verdicts, self.embed = store, index, rows, verdicts, embed
 
     def check_chunks(self, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Verdicts for chunks an agent retrieved from its own store, one per chunk, in order.
@@ -178,11 +176,11 @@ class ChunkMatcher:
     def _check_known(self, chunk: dict[str, Any], c: _Chunk) -> dict[str, Any] | None:
         """Match by id, path and heading, or exact text; None when only a similarity search can tell."""
         if c.section_id:
-            sec = self.by_id.get(c.section_id)
+            sec = self.rows.by_id(c.section_id)
             if sec is not None:
                 return self._confirm(chunk, c, sec, "section_id")
             # a section that is gone: its text may live on elsewhere (current first), else it is its last version
-            live = self._prefer([s for h in c.hashes for s in self.by_body.get(h, [])], c)
+            live = self._prefer([s for h in c.hashes for s in self.rows.with_body(h)], c)
             if live is not None:
                 return self._current(chunk, live, "exact")
             last = self.store.latest_version(c.section_id)
@@ -201,7 +199,7 @@ class ChunkMatcher:
         if not c.body:
             return None  # headings only: nothing to compare word for word
         # the current wiki first: a live section with exactly this text
-        live = self._prefer([s for h in c.hashes for s in self.by_body.get(h, [])], c)
+        live = self._prefer([s for h in c.hashes for s in self.rows.with_body(h)], c)
         if live is not None:
             return self._current(chunk, live, "exact")
         # then the past: an earlier version of a section
@@ -224,7 +222,7 @@ class ChunkMatcher:
     def _by_path(self, c: _Chunk) -> dict[str, Any] | None:
         """The live section a chunk's path (+ heading, or + the heading its text starts with) names."""
         assert c.path is not None
-        secs = self.by_path.get(c.path, [])
+        secs = self.rows.at_path(c.path)
         if not secs:
             return None
         for h in c.heading_names():
@@ -247,7 +245,7 @@ class ChunkMatcher:
 
     def _by_path_heading(self, path: str, heading: str) -> dict[str, Any] | None:
         best = None
-        for r in self.by_path.get(path, []):
+        for r in self.rows.at_path(path):
             if not heading or _norm_heading(r["heading"]) == _norm_heading(heading) \
                     or _norm_heading(" > ".join(r["heading_path"])) == _norm_heading(heading):
                 if best is None or (heading and r["line_start"] < best["line_start"]):
@@ -283,7 +281,7 @@ class ChunkMatcher:
         """The chunk is a version of section X. Current → X's verdict; older → block, with the diff."""
         import difflib
 
-        cur = self.by_id.get(v["section_id"])
+        cur = self.rows.by_id(v["section_id"])
         hp = json.loads(v["heading_path"] or "[]")
         where = f"{v['path']} §{hp[-1] if hp else '(top)'}"
         if v["valid_to"] is None and cur is not None:
@@ -317,8 +315,9 @@ class ChunkMatcher:
         body = c.body or (c.text or "")
         variants = c.variants or [body]
         scores, keys = self.index.search(vec[None, :], 10)
-        hits = [(self.sections[int(key)], float(sc)) for key, sc in zip(keys[0], scores[0])
-                if int(key) >= 0 and int(key) in self.sections and has_text(self.sections[int(key)])]
+        got = self.rows.many(int(key) for key in keys[0] if int(key) >= 0)
+        hits = [(got[int(key)], float(sc)) for key, sc in zip(keys[0], scores[0])
+                if int(key) in got and has_text(got[int(key)])]
 
         def lex(t: str) -> float:
             return max(lexical_similarity(x, t) for x in variants)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .config import env_flag
+from .guard_rows import GuardSections, has_text
 from .index import VectorIndex
 from .owners import OwnerResolver
 from .vocabulary import BLOCK_KINDS, LEVEL_RANK, VERDICT_RANK, WARN_KINDS
@@ -87,25 +88,35 @@ def shown_level(verdict: str, reasons: list[dict[str, Any]]) -> str:
     return "info" if levels and all(lv == "info" for lv in levels) else "warn"
 
 
-def has_text(section: dict[str, Any]) -> bool:
-    """Whether a section has text of its own (a page title or a heading over subsections has none)."""
-    return bool((section.get("text") or "").strip())
-
-
 class Verdicts:
-    """Verdicts of the sections a Guard loaded, the three policies, and the walk to a newer section."""
+    """Verdicts of the sections a Guard loaded, the three policies, and the walk to a newer section.
 
-    def __init__(self, config: GuardConfig, index: VectorIndex, by_id: dict[Any, dict[str, Any]],
-                 by_section: dict[str, list[dict[str, Any]]], by_document: dict[str, list[dict[str, Any]]],
-                 by_doc_sections: dict[str, list[dict[str, Any]]], docs: dict[str, dict[str, Any]],
-                 owners: OwnerResolver):
-        self.config, self.index, self.by_id = config, index, by_id
-        self.by_section, self.by_document, self.by_doc_sections = by_section, by_document, by_doc_sections
-        self.docs, self.owners = docs, owners
+    In memory: which findings (their ids, in the order of Store.latest_findings) concern each
+    section and each page. The findings themselves, the sections and the pages are read from the
+    guard's snapshot for the results at hand (`rows`), a bounded number of findings cached."""
+
+    _CACHE = 20000  # findings kept decoded between queries
+
+    def __init__(self, config: GuardConfig, index: VectorIndex, rows: GuardSections,
+                 by_section: dict[str, list[int]], by_document: dict[str, list[int]], owners: OwnerResolver):
+        self.config, self.index, self.rows = config, index, rows
+        self.by_section, self.by_document = by_section, by_document
+        self.owners = owners
+        self._findings: dict[int, dict[str, Any]] = {}
+
+    def findings(self, ids: list[int]) -> list[dict[str, Any]]:
+        """The findings with these ids, in this order."""
+        missing = [i for i in ids if i not in self._findings]
+        if missing:
+            if len(self._findings) + len(missing) > self._CACHE:
+                self._findings.clear()
+            self._findings.update(self.rows.reader.findings_by_ids(missing))
+        return [self._findings[i] for i in ids if i in self._findings]
 
     def judge(self, section: dict[str, Any]) -> tuple[str, list[dict[str, Any]], dict[str, Any] | None]:
         """(verdict, reasons, newer) of one section."""
-        findings = self.by_section.get(section["id"], []) + self.by_document.get(section["document_id"], [])
+        ids = self.by_section.get(section["id"], []) + self.by_document.get(section["document_id"], [])
+        findings = self.findings(ids) if ids else []
         verdict = "ok"
         reasons = []
         newer = None
@@ -133,7 +144,7 @@ class Verdicts:
 
     def result(self, section: dict[str, Any], score: float) -> Result:
         verdict, reasons, newer = self.judge(section)
-        owner = self.owners.for_section(section, self.docs.get(section["document_id"])).as_text()
+        owner = self.owners.for_section(section, self.rows.document(section["document_id"])).as_text()
         return Result(section, score, verdict, reasons, newer, owner=owner)
 
     def apply_policy(self, raw: list[tuple[dict[str, Any], float]], k: int, policy: str,
@@ -203,7 +214,7 @@ class Verdicts:
         subsections it introduces (page order, or best score first when there is a query)."""
         if has_text(section):
             return [section]
-        page = self.by_doc_sections.get(section["document_id"], [])
+        page = self.rows.of_document(section["document_id"])
         out: list[dict[str, Any]] = []
         inside = False
         for s in page:
@@ -235,7 +246,7 @@ class Verdicts:
         hops = 0
         visited: set[str] = set()
         while newer and hops < 5:
-            sec = self.by_id.get(newer.get("section_id"))
+            sec = self.rows.by_id(newer.get("section_id"))
             if sec is None or sec["id"] in visited:
                 return None
             visited.add(sec["id"])

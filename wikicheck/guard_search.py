@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 import numpy as np
 
 from .guard_policy import POLICIES, GuardConfig, Result, Verdicts, has_text
+from .guard_rows import GuardSections
 from .index import VectorIndex
 from .store import Store
 
@@ -15,9 +15,8 @@ from .store import Store
 class Search:
     """Queries (as vectors) to guarded results, over the sections a Guard loaded."""
 
-    def __init__(self, config: GuardConfig, index: VectorIndex, sections: dict[int, dict[str, Any]],
-                 verdicts: Verdicts, store: Store):
-        self.config, self.index, self.sections, self.verdicts, self.store = config, index, sections, verdicts, store
+    def __init__(self, config: GuardConfig, index: VectorIndex, rows: GuardSections, verdicts: Verdicts, store: Store):
+        self.config, self.index, self.rows, self.verdicts, self.store = config, index, rows, verdicts, store
 
     def search_vectors(self, vectors: np.ndarray, k: int, policy: str = "block") -> list[list[Result]]:
         if policy not in POLICIES:
@@ -27,8 +26,9 @@ class Search:
         out = []
         withheld: list[list[str]] = []
         for qi in range(len(vectors)):
-            raw = [(self.sections[int(key)], float(sc)) for key, sc in zip(keys[qi], scores[qi])
-                   if int(key) >= 0 and int(key) in self.sections and has_text(self.sections[int(key)])]
+            got = self.rows.many(int(key) for key in keys[qi] if int(key) >= 0)
+            raw = [(got[int(key)], float(sc)) for key, sc in zip(keys[qi], scores[qi])
+                   if int(key) in got and has_text(got[int(key)])]
             final = self.verdicts.apply_policy(raw, k, policy, vectors[qi])
             out.append(final)
             if self.config.record_events:

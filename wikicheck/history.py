@@ -186,38 +186,55 @@ class _Linker:
         arrivals = [w for w in self.v.values() if self._arrives(w)]
         # reported renames first: the old page's last versions go to the new page's first ones
         self._link_renames()
-        by_commit: dict[str, list[_V]] = defaultdict(list)
-        by_seen: dict[str, list[_V]] = defaultdict(list)
-        by_body: dict[str, list[_V]] = defaultdict(list)
+        # candidates are of the departure's own source (text never moves between sources); how many
+        # there are in all sources decides, as it always did, whether a commit is a mass change and
+        # whether the time window is small enough to compare (so many sources cost no extra pairs)
+        n_commit: dict[str, int] = defaultdict(int)
+        n_seen: dict[str, int] = defaultdict(int)
+        by_commit: dict[tuple[str, str], list[_V]] = defaultdict(list)
+        by_seen: dict[tuple[str, str], list[_V]] = defaultdict(list)
+        by_body: dict[tuple[str, str], list[_V]] = defaultdict(list)
         timed = sorted((w for w in arrivals if w.t_from is not None), key=lambda w: w.t_from or 0.0)
         times = [w.t_from or 0.0 for w in timed]
-        by_head: dict[tuple[str, str], list[_V]] = defaultdict(list)
+        timed_src: dict[str, list[_V]] = defaultdict(list)
+        for w in timed:
+            timed_src[w.source].append(w)
+        times_src = {src: [w.t_from or 0.0 for w in ws] for src, ws in timed_src.items()}
+        by_head: dict[tuple[str, str, str], list[_V]] = defaultdict(list)
         for w in arrivals:
             if w.commit:
-                by_commit[w.commit].append(w)
+                n_commit[w.commit] += 1
+                by_commit[(w.source, w.commit)].append(w)
             elif w.seen_at:
-                by_seen[w.seen_at].append(w)
-            by_body[w.body_hash].append(w)
-            by_head[(w.commit or w.seen_at or "", _norm(w.heading_path[-1]) if w.heading_path else "")].append(w)
+                n_seen[w.seen_at] += 1
+                by_seen[(w.source, w.seen_at)].append(w)
+            by_body[(w.source, w.body_hash)].append(w)
+            by_head[(w.source, w.commit or w.seen_at or "", _norm(w.heading_path[-1]) if w.heading_path else "")].append(w)
         win = self.opt.window_days * 86400
         for v in departs:
             if v.links_out:
                 continue  # a reported rename took care of it
             cands: dict[int, _V] = {}
-            for w in by_body.get(v.body_hash, ()):
+            for w in by_body.get((v.source, v.body_hash), ()):
                 cands[w.id] = w
-            group = by_commit.get(v.ended_by_commit or "", ()) if v.ended_by_commit else by_seen.get(v.closed_at or "", ())
-            if len(group) > self.opt.max_candidates:
+            if v.ended_by_commit:
+                size = n_commit.get(v.ended_by_commit, 0)
+                group = by_commit.get((v.source, v.ended_by_commit), ())
+            else:
+                size = n_seen.get(v.closed_at or "", 0)
+                group = by_seen.get((v.source, v.closed_at or ""), ())
+            if size > self.opt.max_candidates:
                 # a mass change (a migration, a reformat of every page): compare by heading, not all pairs
                 head = _norm(v.heading_path[-1]) if v.heading_path else ""
-                group = by_head.get((v.ended_by_commit or v.closed_at or "", head), ())
+                group = by_head.get((v.source, v.ended_by_commit or v.closed_at or "", head), ())
             for w in group:
                 cands[w.id] = w
             if v.t_to is not None:
                 lo = bisect.bisect_left(times, v.t_to - win)
                 hi = bisect.bisect_right(times, v.t_to + win)
                 if hi - lo <= self.opt.max_candidates:
-                    for w in timed[lo:hi]:
+                    mine, at = timed_src.get(v.source, []), times_src.get(v.source, [])
+                    for w in mine[bisect.bisect_left(at, v.t_to - win):bisect.bisect_right(at, v.t_to + win)]:
                         cands[w.id] = w
             found = []
             for w in sorted(cands.values(), key=lambda x: x.id):

@@ -3,8 +3,9 @@ is loaded, and rebuilt from the store when it is missing, out of date or damaged
 
 Verifying (fixes #11 point 11: a damaged file was searched as it was, scores ~1e37): the manifest
 must parse and name this model and the store's current state; the file must have the size and the
-SHA-256 the manifest recorded (the bytes are read once, for the checksum and for faiss; SHA-256
-adds 35-55 ms at 20k sections x 384 dims, a 31 MB file, and 0.26-0.34 s at 100k, 182 MB); faiss
+SHA-256 the manifest recorded (read in blocks for the checksum, then faiss reads the same open
+file: memory never holds the file's bytes besides the index; SHA-256 adds 35-55 ms at 20k
+sections x 384 dims, a 31 MB file, and 0.26-0.34 s at 100k, 182 MB); faiss
 must read it; its ids must be the store's live keys (checked against Store.index_state, no query);
 and SAMPLE_VECTORS of its vectors must equal the store's embeddings (one query).
 
@@ -22,7 +23,7 @@ import stat
 import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -127,13 +128,15 @@ def inspect_index(store: Store, index_dir: str | Path, model_id: str, sample: in
     if manifest.sha256 is None or manifest.bytes is None:
         return Inspection(IndexHealth("out of date", "no checksum in the manifest (an older wikicheck built it)"),
                           manifest=manifest)
-    data, health = _read_checked(index_dir / INDEX_NAME, manifest)
-    if data is None:
+    f, health = _open_checked(index_dir / INDEX_NAME, manifest)
+    if f is None:
         return Inspection(health, manifest=manifest)
     try:
-        index = faiss.deserialize_index(data)
-    except RuntimeError as e:
-        why = str(e).splitlines()[0][-120:]
+        with f:
+            f.seek(0)
+            index = faiss.read_index(faiss.PyCallbackIOReader(f.read, _READ_BLOCK))
+    except (RuntimeError, OSError) as e:
+        why = str(e).splitlines()[0][-120:] if str(e) else type(e).__name__
         return Inspection(_damaged(f"faiss cannot read {INDEX_NAME}: {why}"), manifest=manifest)
     health = _compare_with_store(index, manifest, store, model_id, sample)
     return Inspection(health, index if health.ok else None, manifest)
@@ -153,8 +156,13 @@ def _stat_file(path: Path) -> tuple[os.stat_result | None, IndexHealth]:
     return st, IndexHealth("ok", "")
 
 
-def _read_checked(path: Path, manifest: Manifest) -> tuple[np.ndarray | None, IndexHealth]:
-    """The file's bytes when its size and SHA-256 are the manifest's, else (None, why not)."""
+_READ_BLOCK = 1 << 22  # bytes per read: the file is never held whole besides the index read from it
+
+
+def _open_checked(path: Path, manifest: Manifest) -> tuple[BinaryIO | None, IndexHealth]:
+    """The file, open, when its size and SHA-256 are the manifest's, else (None, why not). It is
+    read in blocks for the checksum, and faiss reads the same open file (the same bytes: the index
+    is only ever replaced whole, os.replace) after it: memory holds one index, not the file besides."""
     st, why = _stat_file(path)
     if st is None:
         return None, why
@@ -163,12 +171,22 @@ def _read_checked(path: Path, manifest: Manifest) -> tuple[np.ndarray | None, In
     if st.st_size != manifest.bytes:
         return None, _damaged(f"{INDEX_NAME} is {st.st_size} bytes, the manifest says {manifest.bytes}")
     try:
-        data = np.fromfile(path, dtype="uint8")
+        f = open(path, "rb")
     except OSError as e:
         return None, _damaged(f"{INDEX_NAME} unreadable: {e.strerror}")
-    if hashlib.sha256(data).hexdigest() != manifest.sha256:  # type: ignore[arg-type]  # an ndarray is a buffer
+    try:
+        digest = hashlib.sha256()
+        n = 0
+        while block := f.read(_READ_BLOCK):
+            digest.update(block)
+            n += len(block)
+    except OSError as e:
+        f.close()
+        return None, _damaged(f"{INDEX_NAME} unreadable: {e.strerror}")
+    if n != manifest.bytes or digest.hexdigest() != manifest.sha256:
+        f.close()
         return None, _damaged(f"checksum mismatch: {INDEX_NAME} changed after it was built")
-    return data, OK
+    return f, OK
 
 
 def _compare_with_store(index: Any, manifest: Manifest, store: Store, model_id: str, sample: int) -> IndexHealth:
@@ -195,11 +213,11 @@ def _compare_with_store(index: Any, manifest: Manifest, store: Store, model_id: 
     return OK
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes | np.ndarray) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            f.write(data)  # type: ignore[arg-type]  # a contiguous ndarray is a buffer
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -244,8 +262,8 @@ def _write(index_dir: Path, index: Any, manifest: Manifest, reason: str) -> Mani
         p = index_dir / name
         if p.is_dir() and not p.is_symlink():
             raise unusable(p, what)
-    data = faiss.serialize_index(index).tobytes()
-    manifest.sha256, manifest.bytes, manifest.reason = hashlib.sha256(data).hexdigest(), len(data), reason
+    data = faiss.serialize_index(index)  # a uint8 array, written and hashed as it is (no second copy)
+    manifest.sha256, manifest.bytes, manifest.reason = hashlib.sha256(data).hexdigest(), int(data.nbytes), reason
     # index first, manifest last: a kill between the two leaves a manifest that no longer matches
     _atomic_write(index_dir / INDEX_NAME, data)
     _atomic_write(index_dir / MANIFEST_NAME, json.dumps(vars(manifest), indent=2, sort_keys=True).encode())
@@ -357,24 +375,27 @@ class VectorIndex:
         # the selectors are read-only during a search; SWIG does not keep `batch` alive for `sel`
         self._excluded = (faiss.IDSelectorNot(batch), batch, arr)
 
-    def _params(self) -> Any:
+    def _params(self, ef_search: int | None = None) -> Any:
         """Per-call search parameters (faiss swaps the selector inside them during a search)."""
-        if self._excluded is None:
+        hnsw = "HNSW" in self.manifest.kind
+        if self._excluded is None and not (hnsw and ef_search):
             return None
         import faiss
 
-        if "HNSW" in self.manifest.kind:
-            return faiss.SearchParametersHNSW(sel=self._excluded[0], efSearch=HNSW_EF_SEARCH)
-        return faiss.SearchParameters(sel=self._excluded[0])
+        sel = self._excluded[0] if self._excluded is not None else None
+        if hnsw:
+            return faiss.SearchParametersHNSW(sel=sel, efSearch=ef_search or HNSW_EF_SEARCH)
+        return faiss.SearchParameters(sel=sel)
 
-    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, keys), each of shape (len(vectors), k); missing hits have key -1."""
+    def search(self, vectors: np.ndarray, k: int, ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, keys), each of shape (len(vectors), k); missing hits have key -1. `ef_search`: the
+        HNSW search breadth for this call (default HNSW_EF_SEARCH; a flat index ignores it)."""
         total = self.index.ntotal
         if total == 0:
             n = len(vectors)
             return np.zeros((n, k), dtype="float32"), -np.ones((n, k), dtype="int64")
         x = np.ascontiguousarray(vectors, dtype="float32")
-        params = self._params()
+        params = self._params(ef_search)
         if params is None:
             return self.index.search(x, min(k, total))
         return self.index.search(x, min(k, total), params=params)  # left-out keys: padded with -1

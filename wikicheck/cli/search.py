@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import typer
 
@@ -73,7 +73,7 @@ def search(
 _TAGS = {"ok": "ok   ", "info": "info ", "warn": "WARN ", "block": "BLOCK"}
 
 
-def _result_lines(i: int, r: Result, by_id: dict[str, dict[str, Any]]) -> list[str]:
+def _result_lines(i: int, r: Result, by_id: Mapping[str, dict[str, Any]]) -> list[str]:
     """One result as text (#12). Its tag follows the level of its findings (an info finding is not
     WARN). It shows one date of its own, in its first line: a page-level reason says "(page)", and a
     replacement does not repeat the replaced section's reasons, whose dates are that section's."""

@@ -42,8 +42,9 @@ __all__ = ["TIE_MARGIN", "Drift", "DriftOptions", "Hit", "title_keys", "title_wo
 class Drift(Corpus):
     """The corpus with its three analyses; `analyse` gives one verdict per section."""
 
-    def __init__(self, store: Store, model_id: str, options: DriftOptions | None = None, index: Any = None):
-        super().__init__(store, model_id, options, index)
+    def __init__(self, store: Store, model_id: str, options: DriftOptions | None = None, index: Any = None,
+                 sections: list[dict[str, Any]] | None = None):
+        super().__init__(store, model_id, options, index, sections)
         self.identity = PageIdentity(self)
         self.pages = CopiedPages(self, self.identity)
         self._lineage = Lineage(self, self.identity, self.pages)

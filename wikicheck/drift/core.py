@@ -31,6 +31,10 @@ class DriftOptions:
     rewrite: float = 0.6  # below this, a prose rewrite counts on its own (dates settled the direction)
     min_conflicts: int = 2  # conflicting settings it takes to call two pages contradictory
     move_window_days: float = 7.0  # text removed here and added there this close in time moved (wikicheck.history)
+    # HNSW search breadth for the neighbours of every section (an index of more than HNSW_THRESHOLD
+    # sections; below it the search is exact): the same whether the index on disk is searched or one
+    # is built here, and a third of the guard's (index.HNSW_EF_SEARCH), which answers one query at a time
+    ef_search: int = 64
 
 
 @dataclass
@@ -57,12 +61,15 @@ TIE_MARGIN = 8
 
 
 class Corpus:
-    def __init__(self, store: Store, model_id: str, options: DriftOptions | None = None, index: Any = None):
+    def __init__(self, store: Store, model_id: str, options: DriftOptions | None = None, index: Any = None,
+                 sections: list[dict[str, Any]] | None = None):
+        """`sections`: the store's live sections (Store.sections()) when the caller has read them
+        already (the check has): read only, never changed here."""
         self.store = store
         self.index = index  # a loaded VectorIndex that matches the store, or None
         self.opt = options or DriftOptions()
         self.model_id = model_id
-        rows = store.sections()
+        rows = store.sections() if sections is None else sections
         keys, vecs = store.live_vectors(model_id)
         pos = {int(k): i for i, k in enumerate(keys)}
         self.vecs = vecs
@@ -96,6 +103,7 @@ class Corpus:
         self._ancestry: dict[str, set[int]] = {}
         self._chain: dict[str, list[dict[str, Any]]] = {}
         self._neigh: dict[str, list[tuple[str, float]]] | None = None
+        self._claims: dict[str, frozenset[Claim]] = {}
 
     def vtext(self, vid: int) -> str:
         if vid not in self._vtext:
@@ -118,24 +126,34 @@ class Corpus:
             # returns at the cut depends on the BLAS blocking of the moment (threads, load). Ties are
             # broken below by section id, on similarities rounded below float noise
             k = min(self.opt.k + 1 + TIE_MARGIN, n)
-            x = np.ascontiguousarray(self.vecs, dtype="float32")
+            # one query per distinct text: sections with the same text have the same vector, and so
+            # the same hits (each then leaves itself out below)
+            first: dict[str, int] = {}
+            query_of = np.empty(n, dtype="int64")
+            for i in range(n):
+                query_of[i] = first.setdefault(self.by_key[int(self.keys[i])].row["content_hash"], len(first))
+            rows = np.zeros(len(first), dtype="int64")
+            rows[query_of[::-1]] = np.arange(n - 1, -1, -1)  # the first row of each distinct text
+            x = np.ascontiguousarray(self.vecs[rows], dtype="float32")
             if self.index is not None and self.index.index.ntotal == n:
-                sims, found = self.index.search(x, k)  # ids are section keys
+                sims, found = self.index.search(x, k, ef_search=self.opt.ef_search)  # ids are section keys
             else:
                 if n <= HNSW_THRESHOLD:
                     index = faiss.IndexFlatIP(x.shape[1])
                 else:
                     index = faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
                     index.hnsw.efConstruction = 64
-                    index.hnsw.efSearch = 64
-                index.add(x)
+                    index.hnsw.efSearch = self.opt.ef_search
+                index.add(np.ascontiguousarray(self.vecs, dtype="float32"))
                 sims, pos = index.search(x, k)
                 found = np.where(pos >= 0, self.keys[np.clip(pos, 0, n - 1)], -1)
+            by_key = self.by_key
             for i in range(n):
                 mine = int(self.keys[i])
-                me = self.by_key[mine].row["id"]
-                got = [(self.by_key[int(key)].row["id"], float(sim)) for key, sim in zip(found[i], sims[i])
-                       if int(key) >= 0 and int(key) != mine and int(key) in self.by_key]
+                me = by_key[mine].row["id"]
+                q = query_of[i]
+                got = [(by_key[key].row["id"], float(sim)) for key, sim in zip(found[q].tolist(), sims[q].tolist())
+                       if key >= 0 and key != mine and key in by_key]
                 got.sort(key=lambda t: (-round(t[1], 5), t[0]))
                 out[me].extend(got[:self.opt.k])
         self._neigh = out
@@ -147,7 +165,15 @@ class Corpus:
         return float(self.vecs[a.i] @ self.vecs[b.i])
 
     def claims(self, s: Sec) -> frozenset[Claim]:
-        return extract_claims(s.row["text"])
+        return self.text_claims(s.row["text"])
+
+    def text_claims(self, text: str) -> frozenset[Claim]:
+        """The claims of a text, extracted once per distinct text for this analysis (extract_claims'
+        own cache is bounded, and a large corpus would evict and extract the same texts again)."""
+        got = self._claims.get(text)
+        if got is None:
+            got = self._claims[text] = extract_claims(text)
+        return got
 
     def eff_date(self, s: Sec) -> str | None:
         """When the section last changed in substance: cosmetic edits (wording, notes, links) don't count."""
@@ -161,7 +187,7 @@ class Corpus:
         for prev in reversed(vs[:-1]):
             if prev["valid_to"] is None:
                 continue
-            d = diff_claims(extract_claims(self.vtext(prev["id"])), extract_claims(self.vtext(cur["id"])))
+            d = diff_claims(self.text_claims(self.vtext(prev["id"])), self.text_claims(self.vtext(cur["id"])))
             if d.substantive:
                 break
             cur = prev

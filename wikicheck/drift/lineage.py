@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from ..claims import changed_share, containment, diff_claims, extract_claims, lexical_similarity, tokens
+from ..claims import changed_share, containment, diff_claims, lexical_similarity, tokens
 from .core import Corpus, Hit, Sec, day, summary
 from .identity import PageIdentity, norm_heading
 from .pages import CopiedPages
@@ -65,17 +65,22 @@ class Lineage:
                         cands[v["id"]] = (v, -1.0)
             if only_from is not None:
                 cands = {vid: x for vid, x in cands.items() if x[0]["document_id"] == only_from}
-            scored: list[tuple[float, dict[str, Any]]] = []
-            my_claims = c.claims(s)
+            close: list[tuple[float, dict[str, Any]]] = []
             for vid, (v, lex) in cands.items():
                 if lex < 0:
                     lex = lexical_similarity(text, c.vtext(vid))
                     if lex < c.opt.near_copy:
                         continue
-                diff = diff_claims(my_claims, extract_claims(c.vtext(vid)))
-                scored.append((lex - 0.05 * (len(diff.old_only) + len(diff.new_only) + 2 * len(diff.conflicts)), v))
-            if not scored:
+                close.append((lex, v))
+            if not close:
                 continue
+            scored: list[tuple[float, dict[str, Any]]] = close
+            if len(close) > 1:  # the claims only rank several close texts: one is the closest whatever they say
+                my_claims = c.claims(s)
+                scored = []
+                for lex, v in close:
+                    diff = diff_claims(my_claims, c.text_claims(c.vtext(v["id"])))
+                    scored.append((lex - 0.05 * (len(diff.old_only) + len(diff.new_only) + 2 * len(diff.conflicts)), v))
             # the closest texts; several can tie (the source and other copies of it say the same):
             # judge each, and keep the strongest verdict (a copy of a text that changed at its source
             # is stale whatever other copies of it exist)
@@ -158,7 +163,7 @@ class Lineage:
             if origin.row["document_id"] != vdoc:  # the text moved to another page since
                 where = f"{where} (now {origin.row['path']} §{origin.row['heading'] or '(top)'})"
             cur_claims = c.claims(origin)
-            d_src = diff_claims(extract_claims(c.vtext(v["id"])), cur_claims)
+            d_src = diff_claims(c.text_claims(c.vtext(v["id"])), cur_claims)
             d_me = diff_claims(c.claims(s), cur_claims)
             # the history shows a copy of an older text; the source then changed a command, a value
             # or a setting, or was rewritten beyond a near copy of what it said (a new procedure in

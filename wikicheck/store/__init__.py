@@ -29,6 +29,7 @@ from .files import (
     damage_error,
     source_roots,
 )
+from .guard_reads import GuardReadsPart
 from .migrations import migrations
 from .reads import HistoryReadsPart
 from .records import CheckRun, CrawlRecord, FindingRow
@@ -52,7 +53,8 @@ def db_path_for(index: str | Path) -> Path:
     return p if p.suffix == ".db" else p / DB_NAME
 
 
-class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryReadsPart):
+class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryReadsPart,
+            GuardReadsPart):
     """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
     (#13). Here: opening it, transactions, meta, and the pages and sections a crawl writes. Sources,
     section versions and renames, embeddings, check runs and findings, guard events, crawl runs and

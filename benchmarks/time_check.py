@@ -1,0 +1,57 @@
+"""Time one `check` of an existing index in this process: wall time, peak RSS and a digest of the
+findings' fingerprints, so that two trees can be compared on the same store.
+
+    PYTHONPATH=/path/to/tree python benchmarks/time_check.py --index /tmp/scale/s100000 [--profile out.prof]
+
+Nothing is recorded (record="no") unless --record: the store is left as it was, so runs can be
+repeated. check_s is the whole call; rules_s the rules alone (CheckResult.seconds, no recording).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index", required=True)
+    ap.add_argument("--profile", default=None, help="write a cProfile of the check to this file")
+    ap.add_argument("--fingerprints-out", default=None, help="write the sorted fingerprints here, one a line")
+    ap.add_argument("--json-out", default=None)
+    ap.add_argument("--record", action="store_true", help='write the verdicts (record="verdicts"), for the guard benchmarks')
+    args = ap.parse_args()
+    from wikicheck.check import run_checks
+    from wikicheck.store import Store
+
+    t0 = time.perf_counter()
+    with Store.open(args.index) as st:
+        n = st.counts()["sections"]
+        if args.profile:
+            import cProfile
+
+            prof = cProfile.Profile()
+            res = prof.runcall(run_checks, st, record="verdicts" if args.record else "no")
+            prof.dump_stats(args.profile)
+        else:
+            res = run_checks(st, record="verdicts" if args.record else "no")
+    seconds = time.perf_counter() - t0
+    fps = sorted(f.fingerprint for f in res.findings)
+    digest = hashlib.sha256("\n".join(fps).encode()).hexdigest()[:16]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    row = {"index": args.index, "sections": n, "check_s": round(seconds, 2), "rules_s": round(res.seconds, 2), "findings": len(fps),
+           "fingerprints_sha256": digest, "peak_rss_mb": round(peak_mb), "code": str(Path(sys.modules["wikicheck"].__file__).parent)}
+    print(json.dumps(row), flush=True)
+    if args.fingerprints_out:
+        Path(args.fingerprints_out).write_text("\n".join(fps) + "\n")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(row, indent=2))
+
+
+if __name__ == "__main__":
+    main()
