@@ -170,10 +170,11 @@ class Lineage:
             # prose is still a new procedure)
             # (prose alone only where the history shows this page was made from that one, and only a
             # rewrite: text taken out or replaced, not a note added to what was there)
+            # (the cheap tests first: the two diffs are the costly ones)
             rewritten = (ident.origin(s.row["document_id"]) == vdoc
+                         and containment(c.vtext(v["id"]), origin.row["text"]) < 0.9
                          and changed_share(c.vtext(v["id"]), origin.row["text"]) > c.opt.prose_changed_share
-                         and changed_share(s.row["text"], origin.row["text"]) > c.opt.prose_changed_share
-                         and containment(c.vtext(v["id"]), origin.row["text"]) < 0.9)
+                         and changed_share(s.row["text"], origin.row["text"]) > c.opt.prose_changed_share)
             if not ((d_src.substantive and d_me.substantive) or rewritten):
                 # the text is still good (only the wording moved on). The guard hands the agent the
                 # current wording where the history or the pages say which is the copy; without that (a

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 from sqlite_utils import Database
 
-from ._base import StorePart
+from ._base import BUSY_TIMEOUT_MS, StorePart
 
 _CHUNK = 500  # bound parameters per query
 # what str.strip() removes: a section whose text is only these has no text of its own (guard_policy.has_text)
@@ -39,7 +39,8 @@ class GuardReadsPart(StorePart):
             return self
         from urllib.parse import quote
 
-        conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+        conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                               check_same_thread=False)
         return type(self)(Database(conn), self.path)  # type: ignore[call-arg]
 
     def begin_snapshot(self) -> None:
@@ -83,21 +84,21 @@ class GuardReadsPart(StorePart):
 
     def live_sections_of_documents(self, document_ids: list[str]) -> list[dict[str, Any]]:
         """The live sections of these pages, by path and line (the order Store.sections gives)."""
-        if not document_ids:
-            return []
-        q = ",".join("?" * len(document_ids))
-        return [_section(r) for r in self.db.query(
-            f"select * from sections where removed_at is null and document_id in ({q}) order by path, line_start",
-            document_ids)]
+        return self._live_sections_where("document_id", document_ids)
 
     def live_sections_with_bodies(self, body_hashes: list[str]) -> list[dict[str, Any]]:
         """The live sections whose text hashes to one of `body_hashes`, by path and line."""
-        if not body_hashes:
+        return self._live_sections_where("body_hash", body_hashes)
+
+    def _live_sections_where(self, column: str, values: list[str]) -> list[dict[str, Any]]:
+        """Live sections whose `column` (one of this module's own, never a caller's text) is one of
+        `values`, by path and line."""
+        if not values:
             return []
-        q = ",".join("?" * len(body_hashes))
+        q = ",".join("?" * len(values))
         return [_section(r) for r in self.db.query(
-            f"select * from sections where removed_at is null and body_hash in ({q}) order by path, line_start",
-            body_hashes)]
+            f"select * from sections where removed_at is null and {column} in ({q}) order by path, line_start",
+            values)]
 
     def live_section_ids(self) -> Iterator[str]:
         for (sid,) in self.db.execute("select id from sections where removed_at is null order by path, line_start"):
