@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from ..errors import StoreEmpty, StoreNotFound, WikicheckError
 from ..model import Document, Section
-from ._base import BUSY_TIMEOUT_MS, _section_row
+from ._base import BUSY_TIMEOUT_MS, _section_row, write_rows
 from .crawls import CrawlsPart
 from .embeddings import EmbeddingsPart
 from .events import GuardEventsPart
@@ -187,6 +187,8 @@ class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEvent
             history = {r[0] for r in self.db.execute(
                 "select id from sections where document_id = ? and known_from = 'history'", [doc.id]).fetchall()}
             seen = set()
+            inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
             for s in sections:
                 seen.add(s.id)
                 prev = old.get(s.id)
@@ -207,12 +209,9 @@ class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEvent
                         row.pop(k)
                 if prev is None:
                     row["first_seen"] = ts
-                    if s.id in history:
-                        self.db["sections"].update(s.id, row)
-                    else:
-                        self.db["sections"].insert(row)
-                else:
-                    self.db["sections"].update(s.id, row)
+                (updates if prev is not None or s.id in history else inserts).append(row)
+            write_rows(self.db, "sections", inserts, update=False)
+            write_rows(self.db, "sections", updates, update=True)
             gone = [sid for sid, (_, removed) in old.items() if sid not in seen and removed is None]
             for sid in gone:
                 self.db.execute("update sections set removed_at = ? where id = ?", [ts, sid])

@@ -35,3 +35,22 @@ def _section_row(s: Section) -> dict[str, Any]:
         "author": s.provenance.author, "commit": s.provenance.commit,
         "timestamp_source": s.provenance.timestamp_source,
     }
+
+
+def write_rows(db: Database, table: str, rows: list[dict[str, Any]], *, update: bool) -> None:
+    """Insert rows, or update them by id, with one prepared statement per set of columns (executemany).
+    sqlite-utils' Table.insert/update introspect the table and look the row up on every call: for the
+    sections of a crawl that per-row work cost more than the writes."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r), []).append(r)
+    for cols, group in groups.items():
+        if update:
+            rest = [c for c in cols if c != "id"]
+            sql = f"update [{table}] set {', '.join(f'[{c}] = ?' for c in rest)} where id = ?"
+            params = [[r[c] for c in rest] + [r["id"]] for r in group]
+        else:
+            sql = (f"insert into [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
+                   f"values ({', '.join('?' * len(cols))})")
+            params = [[r[c] for c in cols] for r in group]
+        db.conn.executemany(sql, params)
