@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Callable
 
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One process per core (pytest -n auto): torch's and ONNX Runtime's own pools of one thread per core
+    # in each would put two threads on every core, spinning against each other. Set before torch loads;
+    # the CLI processes the tests start inherit it.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
 
@@ -34,7 +42,10 @@ def _onnx_cache(tmp_path_factory: pytest.TempPathFactory):
     crawl builds (onnx_engine.export.cached_export), never the user's cache. Session scope: the module
     fixtures that crawl run before any function fixture."""
     mp = pytest.MonkeyPatch()
-    mp.setenv("WIKICHECK_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wikicheck-cache"))
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's root, shared by the workers: the first export serves them all
+    mp.setenv("WIKICHECK_CACHE_DIR", str(base / "wikicheck-cache"))
     mp.delenv("WIKICHECK_ENGINE", raising=False)
     yield
     mp.undo()
@@ -113,3 +124,4 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return CliRunner().invoke(app, [str(a) for a in args], env=env)
 
     return run
+

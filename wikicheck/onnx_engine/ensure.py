@@ -54,8 +54,9 @@ class ExportOutcome:
                 "exporter": self.exporter or None}
 
 
-def verification_sample(texts: list[tuple[str, str]], limit: int = VERIFY_MAX) -> list[tuple[str, str]]:
-    """Every text when there are at most `limit`, else `limit` evenly spaced in content-hash order."""
+def verification_sample(texts: list[tuple[str, str]], limit: int | None = None) -> list[tuple[str, str]]:
+    """Every text when there are at most `limit` (VERIFY_MAX), else `limit` evenly spaced in content-hash order."""
+    limit = VERIFY_MAX if limit is None else limit
     if len(texts) <= limit:
         return list(texts)
     pos = np.unique(np.linspace(0, len(texts) - 1, limit).round().astype("int64"))

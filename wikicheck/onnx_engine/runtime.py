@@ -11,6 +11,15 @@ from ..embed import head_of
 from .pipeline import INPUTS, Pipeline
 
 
+def _env_threads() -> int | None:
+    """OMP_NUM_THREADS, which caps torch's threads, caps ONNX Runtime's too (its own pool ignores it):
+    one setting for a container or a machine shared by several processes."""
+    import os
+
+    raw = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
 class OnnxEmbedder:
     """The exported model in ONNX Runtime with the model's fast tokenizer: tokenize (truncated to
     max_seq_length, the model's special tokens), transformer, mean pooling over the attention mask,
@@ -34,6 +43,7 @@ class OnnxEmbedder:
         self.tokenizer = tok
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        threads = threads or _env_threads()
         if threads:
             opts.intra_op_num_threads = threads
         data = model if isinstance(model, bytes) else str(model)
