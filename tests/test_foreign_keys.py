@@ -150,6 +150,8 @@ def _old_format_copy(idx: Path, old: Path) -> dict[str, int]:
     tables = [r[0] for r in src.execute("select name from sqlite_master where type = 'table' and name not like '%sqlite%'")]
     counts = {}
     for t in tables:
+        if not db[t].exists():  # a table of a later migration (claim_cache)
+            continue
         cols = [c for c in db[t].columns_dict]
         where = " where known_from = 'crawl'" if t in ("sections", "documents") else ""
         rows = src.execute(f"select {', '.join(f'[{c}]' for c in cols)} from {t}{where}").fetchall()

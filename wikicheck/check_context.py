@@ -30,8 +30,12 @@ def drift_options(policies: Policies) -> DriftOptions:
 class CheckContext(PageLinks):
     """What rules may read: the store, the drift analysis, policies, link resolution (PageLinks), dates."""
 
-    def __init__(self, store: Store, config: Config, policies: Policies, now: dt.datetime | None = None):
+    def __init__(self, store: Store, config: Config, policies: Policies, now: dt.datetime | None = None,
+                 cache_claims: bool = False):
+        """`cache_claims`: write the claims the drift analysis extracted to the store's claim cache (a
+        check that records does; one with record="no" writes nothing)."""
         self.store = store
+        self.cache_claims = cache_claims
         self.config = config
         self.policies = policies
         self.now = now or dt.datetime.now(dt.timezone.utc)
@@ -84,8 +88,12 @@ class CheckContext(PageLinks):
         if self._drift is None:
             model = self.store.model_id()
             enabled = {getattr(RULES[c], "DRIFT_RULE", None) for c in RULES if self.policies.enabled(c)}
-            self._drift = Drift(self.store, model, self.drift_options, self._vector_index(model), self.sections).analyse(
-                {e for e in enabled if e}) if model else []
+            self._drift = []
+            if model:
+                drift = Drift(self.store, model, self.drift_options, self._vector_index(model), self.sections)
+                self._drift = drift.analyse({e for e in enabled if e})
+                if self.cache_claims:
+                    drift.save_claims()
         for h in self._drift:
             if rule is not None and h.rule != rule:
                 continue

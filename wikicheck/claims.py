@@ -401,3 +401,34 @@ def containment(part: str, whole: str) -> float:
         return 1.0
     tw = Counter(tokens(whole))
     return sum((tp & tw).values()) / sum(tp.values())
+
+
+def _extractor_id() -> str:
+    """Names the extraction code: a hash of this module's source, which is all extract_claims runs
+    (it imports only the standard library). Any edit here starts a new claim cache."""
+    import hashlib
+    from pathlib import Path
+
+    return "claims-" + hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+EXTRACTOR = _extractor_id()
+
+
+def text_hash(text: str) -> str:
+    """The key of a text in the claim cache."""
+    import hashlib
+
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def claims_to_json(claims: frozenset[Claim]) -> str:
+    import json
+
+    return json.dumps(sorted([c.type, c.key, c.value] for c in claims), separators=(",", ":"), ensure_ascii=False)
+
+
+def claims_from_json(raw: str) -> frozenset[Claim]:
+    import json
+
+    return frozenset(Claim(t, k, v) for t, k, v in json.loads(raw))

@@ -14,7 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from ..claims import Claim, ClaimDiff, diff_claims, extract_claims
+from ..claims import (
+    EXTRACTOR,
+    Claim,
+    ClaimDiff,
+    claims_from_json,
+    claims_to_json,
+    diff_claims,
+    extract_claims,
+    text_hash,
+)
 from ..history import HistoryOptions, SectionHistory
 from ..store import Store
 
@@ -104,6 +113,8 @@ class Corpus:
         self._chain: dict[str, list[dict[str, Any]]] = {}
         self._neigh: dict[str, list[tuple[str, float]]] | None = None
         self._claims: dict[str, frozenset[Claim]] = {}
+        self._claim_cache: dict[str, str] | None = None  # the store's, read on first use
+        self.new_claims: dict[str, frozenset[Claim]] = {}  # by text hash: extracted here, not cached yet
 
     def vtext(self, vid: int) -> str:
         if vid not in self._vtext:
@@ -168,12 +179,30 @@ class Corpus:
         return self.text_claims(s.row["text"])
 
     def text_claims(self, text: str) -> frozenset[Claim]:
-        """The claims of a text, extracted once per distinct text for this analysis (extract_claims'
-        own cache is bounded, and a large corpus would evict and extract the same texts again)."""
+        """The claims of a text, once per distinct text for this analysis (extract_claims' own cache is
+        bounded, and a large corpus would evict and extract the same texts again): from the store's
+        claim cache when an earlier check extracted them with this code, else extracted here and
+        kept in `new_claims` for save_claims."""
         got = self._claims.get(text)
         if got is None:
-            got = self._claims[text] = extract_claims(text)
+            if self._claim_cache is None:
+                self._claim_cache = self.store.cached_claims(EXTRACTOR)
+            h = text_hash(text)
+            raw = self._claim_cache.pop(h, None)  # each text is asked for once: its JSON is not needed again
+            if raw is not None:
+                got = claims_from_json(raw)
+            else:
+                got = extract_claims(text)
+                self.new_claims[h] = got
+            self._claims[text] = got
         return got
+
+    def save_claims(self) -> int:
+        """Write the claims extracted by this analysis to the store's claim cache; how many."""
+        if self.new_claims:
+            self.store.put_claims(EXTRACTOR, {h: claims_to_json(c) for h, c in self.new_claims.items()})
+        n, self.new_claims = len(self.new_claims), {}
+        return n
 
     def eff_date(self, s: Sec) -> str | None:
         """When the section last changed in substance: cosmetic edits (wording, notes, links) don't count."""

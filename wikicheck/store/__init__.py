@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from ..errors import StoreEmpty, StoreNotFound, WikicheckError
 from ..model import Document, Section
 from ._base import BUSY_TIMEOUT_MS, _section_row, write_rows
+from .claims import ClaimCachePart
 from .crawls import CrawlsPart
 from .embeddings import EmbeddingsPart
 from .events import GuardEventsPart
@@ -54,7 +55,7 @@ def db_path_for(index: str | Path) -> Path:
 
 
 class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryReadsPart,
-            GuardReadsPart):
+            GuardReadsPart, ClaimCachePart):
     """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
     (#13). Here: opening it, transactions, meta, and the pages and sections a crawl writes. Sources,
     section versions and renames, embeddings, check runs and findings, guard events, crawl runs and

@@ -361,3 +361,10 @@ def _add_history_rows(db: Database, now: str) -> None:
                 "removed_at": (v or {}).get("seen_at") or now, "known_from": "history",
             }
     db["sections"].insert_all(secs.values())
+
+
+@migrations()
+def m008_claim_cache(db: Database) -> None:
+    # issue 14: the claims of each distinct text (section or version), extracted once and kept for the
+    # next check; `extractor` names the code that extracted them (a new extractor starts a new cache)
+    db["claim_cache"].create({"text_hash": str, "extractor": str, "claims": str}, pk="text_hash")
