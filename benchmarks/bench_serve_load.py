@@ -110,6 +110,15 @@ class Server:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def memory_mb(self) -> tuple[float, float]:
+        """(resident, peak resident) MB of the server process, from /proc (VmRSS, VmHWM)."""
+        got = {}
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    got[line.split(":")[0]] = int(line.split()[1]) / 1024
+        return got.get("VmRSS", float("nan")), got.get("VmHWM", float("nan"))
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -270,11 +279,13 @@ def main() -> None:
             tally, seconds = asyncio.run(load(host, port, args, queries))
             self1, all1, wall = resource.getrusage(resource.RUSAGE_SELF), busy_cpu_seconds(), time.monotonic() - t0
             server_cpu = server.cpu_seconds() - cpu0
+            rss, peak = server.memory_mb()
         finally:
             server.stop()
     client_cpu = (self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime)
     others = max(0.0, all1 - all0 - server_cpu - client_cpu)
     print(report(tally, seconds, args, wall, server_cpu, client_cpu, others))
+    print(f"server memory: {rss:,.0f} MB resident at the end, {peak:,.0f} MB peak (VmHWM)")
     trouble = [line for line in server.lines if not line.startswith(("INFO:", "wikicheck: serving"))]
     if trouble:
         print(f"server log, {len(trouble)} lines other than INFO (first 20):", *trouble[:20], sep="\n", file=sys.stderr)
@@ -285,6 +296,7 @@ def main() -> None:
             "health_ms": {s: sorted(x * 1000 for x in v) for s, v in tally.health.items()},
             "errors": dict(tally.errors), "retry_after": dict(tally.retry_after),
             "wall_s": wall, "server_cpu_s": server_cpu, "client_cpu_s": client_cpu, "other_cpu_s": others,
+            "server_rss_mb": rss, "server_peak_rss_mb": peak,
         }, indent=1))
 
 

@@ -284,6 +284,7 @@ def create_app(index_dir: str | Path, token: str | None = None, guard: Guard | N
                 yield
             finally:
                 await run_in_threadpool(pool.close)  # the running call ends before the guard is closed
+                status.close()
                 if owned:
                     guard.close()
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
-from .index import Manifest
+from .index import MANIFEST_NAME, Manifest
 from .onnx_engine.choice import engine_for
 from .store import Store
 
@@ -23,6 +24,35 @@ def sharing_note(sections: int, texts: int, embedded: int | None = None) -> str:
         return ""
     kept = f" ({embedded - texts} of earlier texts kept)" if embedded is not None and embedded > texts else ""
     return f"one per distinct text{kept}: the {sections} live sections have {texts}, and faiss holds one vector per section"
+
+
+def serving_status(index_dir: str | Path, previous: tuple[Any, dict[str, Any]] | None = None,
+                   store: Store | None = None) -> tuple[Any, dict[str, Any]]:
+    """(key, status) for the service's /health: model, dim, counts, whether the faiss index is up to
+    date, and the last crawl. The counts and the index digest scan every section (seconds at 1M
+    sections, where /health is read every few seconds), so they are read again only when the key
+    changed since `previous`: the last crawl (id, status, end), the manifest file (written by every
+    index build), the model and the dim. Only a crawl writes what they count, so between two keys they
+    are the same; while a crawl runs, they are those of when it started (the guard serves that state
+    too). One short read otherwise. `store`: an open store of this index to read with (the service keeps
+    one: opening checks the whole file, which a guard writing its events changes every query)."""
+    with contextlib.nullcontext(store) if store is not None else Store.open(index_dir) as store:
+        last = store.last_crawl()
+        try:
+            st = (Path(index_dir) / MANIFEST_NAME).stat()
+            manifest_file: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            manifest_file = None
+        model = store.model_id()
+        key = (tuple((last or {}).get(k) for k in ("id", "status", "finished_at")), manifest_file, model,
+               store.get_meta("dim"))
+        if previous is not None and previous[0] == key:
+            heavy = {k: previous[1][k] for k in ("counts", "index_up_to_date")}
+        else:
+            manifest = Manifest.read(Path(index_dir))
+            heavy = {"counts": store.counts(),
+                     "index_up_to_date": bool(manifest and model and manifest.state == store.index_state(model))}
+        return key, {"model": model, "dim": int(store.get_meta("dim") or 0) or None, **heavy, "last_crawl": last}
 
 
 def index_status(index_dir: str | Path, verify_export: bool = False) -> dict[str, Any]:
