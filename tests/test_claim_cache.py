@@ -100,3 +100,14 @@ def test_the_extractor_names_this_code_and_claims_survive_json():
     assert got and claims_from_json(claims_to_json(got)) == got
     assert json.loads(claims_to_json(got)) == sorted(json.loads(claims_to_json(got)))  # stable: sorted
     assert text_hash(text) == text_hash(str(text)) != text_hash(text + " ")
+
+
+def test_a_text_with_a_lone_surrogate_is_cached_and_read_back(tmp_path):
+    """Claims are stored as ASCII JSON: a lone surrogate (which UTF-8 cannot hold) round-trips."""
+    text = "Run `kubectl rollout restart deploy/api-\ud800` on host db-01.acme.internal"
+    got = extract_claims(text)
+    assert any("\ud800" in c.value for c in got)
+    with Store.open(tmp_path / "idx", create=True) as st:
+        st.put_claims(EXTRACTOR, {text_hash(text): claims_to_json(got)})
+        back = st.cached_claims(EXTRACTOR)
+    assert claims_from_json(back[text_hash(text)]) == got

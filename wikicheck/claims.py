@@ -425,7 +425,8 @@ def text_hash(text: str) -> str:
 def claims_to_json(claims: frozenset[Claim]) -> str:
     import json
 
-    return json.dumps(sorted([c.type, c.key, c.value] for c in claims), separators=(",", ":"), ensure_ascii=False)
+    # ASCII JSON: a lone surrogate in a text (which SQLite cannot store as UTF-8) is kept as an escape
+    return json.dumps(sorted([c.type, c.key, c.value] for c in claims), separators=(",", ":"))
 
 
 def claims_from_json(raw: str) -> frozenset[Claim]:
