@@ -18,9 +18,10 @@ import argparse
 import hashlib
 import json
 import resource
-import sys
 import time
 from pathlib import Path
+
+from _result import code_dir, emit  # benchmarks/_result.py, beside this script
 
 
 def _rss_mb() -> float:
@@ -71,14 +72,10 @@ def main() -> None:
         "rss_after_queries_mb": round(_rss_mb()),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "queries_timed": len(times), "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2),
-        "results_sha256": digest, "code": str(Path(sys.modules["wikicheck"].__file__ or "").parent),
+        "results_sha256": digest, "code": code_dir(),
     }
     guard.close()
-    print(json.dumps(row), flush=True)
-    if args.results_out:
-        Path(args.results_out).write_text("\n".join(lines) + "\n")
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(row, indent=2))
+    emit(row, args.json_out, args.results_out, lines)
 
 
 if __name__ == "__main__":

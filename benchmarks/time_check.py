@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import resource
-import sys
 import time
-from pathlib import Path
+
+from _result import code_dir, emit  # benchmarks/_result.py, beside this script
 
 
 def main() -> None:
@@ -45,12 +44,8 @@ def main() -> None:
     digest = hashlib.sha256("\n".join(fps).encode()).hexdigest()[:16]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     row = {"index": args.index, "sections": n, "check_s": round(seconds, 2), "rules_s": round(res.seconds, 2), "findings": len(fps),
-           "fingerprints_sha256": digest, "peak_rss_mb": round(peak_mb), "code": str(Path(sys.modules["wikicheck"].__file__).parent)}
-    print(json.dumps(row), flush=True)
-    if args.fingerprints_out:
-        Path(args.fingerprints_out).write_text("\n".join(fps) + "\n")
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(row, indent=2))
+           "fingerprints_sha256": digest, "peak_rss_mb": round(peak_mb), "code": code_dir()}
+    emit(row, args.json_out, args.fingerprints_out, fps)
 
 
 if __name__ == "__main__":
