@@ -337,7 +337,8 @@ class HealthCache:
     The status (last crawl, manifest; ~1 ms of SQLite in its own connection, plus the counts and the index
     digest when a crawl or an index build happened since: 25 ms on the sample wiki, seconds at 1M
     sections) is read again in a thread of its own when a probe finds it older than `max_age` seconds;
-    until that read ends, probes get the previous status. A status that cannot be read is kept as the error, and served as a 503.
+    until that read ends, probes get the previous status. A status that cannot be read is kept as the
+    error, and served as a 503.
     """
 
     def __init__(self, guard: Guard, max_age: float = HEALTH_MAX_AGE):

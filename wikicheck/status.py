@@ -26,6 +26,15 @@ def sharing_note(sections: int, texts: int, embedded: int | None = None) -> str:
     return f"one per distinct text{kept}: the {sections} live sections have {texts}, and faiss holds one vector per section"
 
 
+def _dim(store: Store) -> int | None:
+    return int(store.get_meta("dim") or 0) or None
+
+
+def _index_up_to_date(store: Store, manifest: Manifest | None, model: str | None) -> bool:
+    """Whether the faiss index holds what the store says it should (the manifest's digest)."""
+    return bool(manifest and model and manifest.state == store.index_state(model))
+
+
 def serving_status(index_dir: str | Path, previous: tuple[Any, dict[str, Any]] | None = None,
                    store: Store | None = None) -> tuple[Any, dict[str, Any]]:
     """(key, status) for the service's /health: model, dim, counts, whether the faiss index is up to
@@ -43,21 +52,19 @@ def serving_status(index_dir: str | Path, previous: tuple[Any, dict[str, Any]] |
             manifest_file: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
         except OSError:
             manifest_file = None
-        model = store.model_id()
-        key = (tuple((last or {}).get(k) for k in ("id", "status", "finished_at")), manifest_file, model,
-               store.get_meta("dim"))
+        model, dim = store.model_id(), _dim(store)
+        key = (tuple((last or {}).get(k) for k in ("id", "status", "finished_at")), manifest_file, model, dim)
         if previous is not None and previous[0] == key:
             heavy = {k: previous[1][k] for k in ("counts", "index_up_to_date")}
         else:
-            manifest = Manifest.read(Path(index_dir))
             heavy = {"counts": store.counts(),
-                     "index_up_to_date": bool(manifest and model and manifest.state == store.index_state(model))}
-        return key, {"model": model, "dim": int(store.get_meta("dim") or 0) or None, **heavy, "last_crawl": last}
+                     "index_up_to_date": _index_up_to_date(store, Manifest.read(Path(index_dir)), model)}
+        return key, {"model": model, "dim": dim, **heavy, "last_crawl": last}
 
 
 def index_status(index_dir: str | Path, verify_export: bool = False) -> dict[str, Any]:
-    """`verify_export`: check the ONNX export's checksum too (`wikicheck status`), not only its size
-    (the service's /health, read every few seconds)."""
+    """Everything `wikicheck status` shows. `verify_export`: check the ONNX export's checksum too, not
+    only its size."""
     with Store.open(index_dir) as store:
         model = store.model_id()
         manifest = Manifest.read(Path(index_dir))
@@ -66,13 +73,13 @@ def index_status(index_dir: str | Path, verify_export: bool = False) -> dict[str
             "version": 1,
             "index": str(index_dir),
             "model": model,
-            "dim": int(store.get_meta("dim") or 0) or None,
+            "dim": _dim(store),
             "sources": store.sources(),
             "counts": store.counts(),
             "timestamp_sources": ts,
             # distinct_texts (added, #12): why the vector count differs from counts.embeddings
             "manifest": {**vars(manifest), "distinct_texts": distinct_texts(store)} if manifest else None,
-            "index_up_to_date": bool(manifest and model and manifest.state == store.index_state(model)),
+            "index_up_to_date": _index_up_to_date(store, manifest, model),
             "last_crawl": store.last_crawl(),
             # which engine embeds queries: ONNX Runtime (the index's verified export) or sentence-transformers
             "query_engine": engine_for(index_dir, model, verify=verify_export)[0].to_json(),
