@@ -105,13 +105,14 @@ class CopiedPages:
         for key in ident.keys(a) & ident.keys(b):
             if " " in key and len(key.split()) >= 3 and len(self._title_pages().get(key, ())) == 2:
                 return True
-        # no section is the same any more, but the two pages say mostly the same words, section by
-        # section, under one title: an old copy of a page that has since been edited all over (only
-        # with the same current title; template siblings are ruled out before this)
+        # no section is the same any more, but the two pages say mostly the same words in the sections
+        # that align, under one title: an old copy of a page that has since been edited all over (only
+        # with the same current title; template siblings are ruled out before this). Counted over
+        # words, not sections: a long procedure that kept most of its words weighs more than a
+        # two-line summary that was rewritten
         if a and b and ident.keys(a) & ident.keys(b) and aligned:
-            sims = [lexical_similarity(x.row["text"], y.row["text"]) for x, y in aligned
-                    if tokens(x.row["text"]) and tokens(y.row["text"])]
-            return bool(sims) and sum(sims) / len(sims) >= 0.5
+            both = [(x.row["text"], y.row["text"]) for x, y in aligned if tokens(x.row["text"]) and tokens(y.row["text"])]
+            return bool(both) and lexical_similarity("\n".join(t for t, _ in both), "\n".join(t for _, t in both)) >= 0.5
         return False
 
     def _diverged(self, a: Sec, b: Sec) -> bool:
