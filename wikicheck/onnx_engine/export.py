@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..index import _atomic_write
+from ..userdirs import cache_dir
 from .manifest import read_whole
 from .pipeline import INPUTS
 
@@ -18,11 +19,6 @@ class ExportFailed(Exception):
     """The exporter cannot handle this model: recorded in the manifest, not tried again."""
 
 
-def _cache_dir() -> Path:
-    if os.environ.get("WIKICHECK_CACHE_DIR"):
-        return Path(os.environ["WIKICHECK_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "wikicheck"
 
 
 def _exporter_id() -> str:
@@ -90,7 +86,7 @@ def cached_export(st_model: Any, fingerprint: str, dest: Path) -> str:
     model files by this exporter is there (exporting takes ~20 s), else exported and cached."""
     exporter = _exporter_id()
     key = hashlib.sha256(f"{fingerprint}\0{exporter}".encode()).hexdigest()[:32]
-    cache = _cache_dir() / "onnx"
+    cache = cache_dir() / "onnx"
     cached, meta_path = cache / f"{key}.onnx", cache / f"{key}.json"
     try:
         meta = json.loads(meta_path.read_text())
