@@ -53,6 +53,11 @@ HAS = [
     ("Edit /etc/pgbouncer/pgbouncer.ini.", C("path", "", "/etc/pgbouncer/pgbouncer.ini")),
     ("Upgrade to version 2.17 today.", C("version", "", "2.17")),
     ("Use v1.28.3 of the chart.", C("version", "", "1.28.3")),
+    ("Support will be removed in v2.7.", C("version", "", "2.7")),  # a version that ends a sentence
+    ("Pin chart 1.2.3-rc.1, then sync.", C("version", "", "1.2.3-rc.1")),
+    # keys with a DNS prefix: Kubernetes annotations and labels
+    ("Add the argocd.argoproj.io/sync-wave annotation.", C("identifier", "", "argocd.argoproj.io/sync-wave")),
+    ("Label app.kubernetes.io/name=web.", C("identifier", "", "app.kubernetes.io/name")),
     ("See https://grafana.acme.internal/d/pgbouncer.", C("url", "", "https://grafana.acme.internal/d/pgbouncer")),
     (block("$ psql -p 6432."), C("flag", "psql -p", "6432")),
     # instructions with their polarity
@@ -72,6 +77,9 @@ HAS_NOT = [
     (block("kubectl -n payments exec -it deploy/toolbox -- refund-batch --batch-size 50"), "flag", "kubectl --batch-size"),
     ("Edit config.prod.yaml and README.md.", "host", None),
     ("Label app.kubernetes.io/name=web.", "host", None),
+    ("See github.com/argoproj/argo-cd for the code.", "identifier", None),  # two slashes: a path, not a key
+    ("Open https://argo.acme.io/applications now.", "identifier", None),  # inside a URL
+    ("Edit v2.7.yaml first.", "version", None),  # a dot followed by a word is part of a name
     ("Restore backup.2024.tar.gz first.", "host", None),
     ("Never run refunds during business hours (08:00-20:00 ET).", "port", None),  # times are not ports
     ("The job starts at 14:30 and ends at 16:00.", "port", None),
@@ -103,6 +111,8 @@ DIFFS = [
     (block("$ psql -p 6432."), block("psql -p 6432"), set(), False),  # prompt and trailing punctuation
     ("Restart the service on the host.", "Restart the service on the host. See the dashboard.", set(), False),  # wording
     ("Docs: https://wiki.acme.internal/a", "Docs: https://wiki.acme.internal/b", set(), False),  # a link target
+    ("Support will be removed in v2.6.", "Support will be removed in v2.7.", set(), True),
+    ("Set the ignore annotation.", "Set argocd.argoproj.io/ignore-resource-updates to true.", set(), True),
     (block("kubectl exec deploy/x -- refund-batch --batch-size 500"), block("kubectl exec deploy/x -- refund-batch --batch-size 50"),
      {("flag", "refund-batch --batch-size", "refund-batch --batch-size 500", "refund-batch --batch-size 50"),
       ("command", "kubectl exec", "kubectl exec deploy/x -- refund-batch --batch-size 500",

@@ -27,12 +27,17 @@ _HOST = re.compile(r"(?<![\w./@-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){2,
 _FLAG = re.compile(r"(?<![\w-])(--[a-zA-Z][\w-]*|-[a-zA-Z])(?:(?:=| (?!-))([^\s`'\"|;&]+))?")
 _PORT = re.compile(r"\bports?\s*[:=]?\s*(\d{2,5})\b|(?<=[A-Za-z\]]):(\d{2,5})\b", re.I)
 _PATH = re.compile(r"(?<![\w.:/-])((?:~|\.{1,2})?/(?:[\w.@{}$-]+/)*[\w.@{}$-]+/?|(?:[\w.@-]+/)+[\w@-]+\.[a-z]{1,5})(?![\w/])")
-_VERSION = re.compile(r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)?(?:[-+][\w.]+)?)(?![\w.])")
+# a version may end a sentence ("removed in v2.7."): a dot after it counts only when a word follows
+_VERSION = re.compile(r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)?(?:[-+][\w.]*\w)?)(?!\w|\.\w)")
 _QUANTITY = re.compile(
     r"(?<![\w.])(\d+(?:\.\d+)?)\s?(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?|"
     r"%|percent|[kmgtp]i?b|bytes|rps|qps|req/s|replicas|pods|nodes|cores?|vcpus?|threads|connections|times|retries)(?![\w])",
     re.I,
 )
+# a key with a DNS prefix: Kubernetes annotations and labels (app.kubernetes.io/name,
+# argocd.argoproj.io/sync-wave), CRD groups with a kind; one slash only (a second one makes a path or a URL)
+_PREFIXED_KEY = re.compile(
+    r"(?<![\w./:@-])((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}/[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?)(?![\w/.-]|\.\w)")
 _IDENT = re.compile(r"^[A-Za-z_][\w.-]*[A-Za-z0-9_]$")
 _NEG = re.compile(r"\b(never|do not|don't|dont|must not|mustn't|should not|shouldn't|avoid|not allowed|prohibited|no longer)\b", re.I)
 _POS = re.compile(r"\b(always|must|should|make sure|ensure|required?|only)\b", re.I)
@@ -213,6 +218,8 @@ def extract_claims(raw: str) -> frozenset[Claim]:
                 claims.add(Claim("flag", f"{owner} {name}".strip(), value))
     for m in _PORT.finditer(no_urls):
         claims.add(Claim("port", "port", m.group(1) or m.group(2)))
+    for m in _PREFIXED_KEY.finditer(no_urls):
+        claims.add(Claim("identifier", "", m.group(1)))
     for m in _PATH.finditer(no_urls):
         p = m.group(1)
         if p.count("/") >= 2 or p.startswith(("~", ".")) or (not p.startswith("/") and re.search(r"\.[a-z]{1,5}$", p)):
