@@ -113,3 +113,43 @@ def test_the_service_reads_its_status_with_one_connection_of_its_own(wiki, tmp_p
     finally:
         cache.close()
         guard.close()
+
+
+def test_closing_waits_for_a_read_in_progress_and_later_reads_open_nothing(wiki, tmp_path, monkeypatch, caplog):
+    """The service stops while a refresh thread reads the status: the connection is closed after that read,
+    never under it (which logged "Cannot operate on a closed database"), and nothing opens another."""
+    import threading
+
+    import wikicheck.service as service
+    from wikicheck.guard import Guard, GuardConfig
+
+    guard = Guard(tmp_path / "idx", embedder=HashEmbedder(64), config=GuardConfig(record_events=False))
+    cache = service.HealthCache(guard, max_age=0.0)
+    first = cache.read()
+    assert isinstance(first, dict)
+    entered, release = threading.Event(), threading.Event()
+    real_health = service.health
+
+    def slow_health(*args):  # type: ignore[no-untyped-def]
+        entered.set()
+        assert release.wait(10)
+        return real_health(*args)
+
+    monkeypatch.setattr(service, "health", slow_health)
+    assert cache.get() == first  # old: starts a read in a thread of its own
+    assert entered.wait(10)
+    store = cache._store
+    closer = threading.Thread(target=cache.close)
+    closer.start()
+    closer.join(0.3)
+    assert closer.is_alive()  # waits for the read
+    release.set()
+    closer.join(10)
+    assert not closer.is_alive() and cache._store is None
+    with pytest.raises(Exception, match="closed"):
+        store.db.execute("select 1")  # the read's connection, closed after the read
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    opened: list[str] = []
+    monkeypatch.setattr(Store, "open", classmethod(lambda cls, *a, **k: opened.append("open")))
+    assert isinstance(cache.read(), dict) and cache.get() is not None and opened == []
+    guard.close()

@@ -140,7 +140,7 @@ async def _health(request: Request) -> JSONResponse:
     status = cache.get()
     if status is None:  # served before the lifespan read it (an app run without lifespan)
         status = await run_in_threadpool(cache.read)
-    if isinstance(status, Exception):
+    if isinstance(status, Exception) or status is None:  # None: the service stopped before a first read
         return _error(503, "unavailable", "the index status cannot be read; see the server log")
     return JSONResponse({**status, "queue": request.app.state.pool.stats()})
 
@@ -284,7 +284,7 @@ def create_app(index_dir: str | Path, token: str | None = None, guard: Guard | N
                 yield
             finally:
                 await run_in_threadpool(pool.close)  # the running call ends before the guard is closed
-                status.close()
+                await run_in_threadpool(status.close)  # waits for a status read in progress
                 if owned:
                     guard.close()
 

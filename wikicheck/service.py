@@ -348,11 +348,22 @@ class HealthCache:
         self._read_at = 0.0
         self._reading = False
         self._previous: tuple[Any, dict[str, Any]] | None = None  # (key, status) of the last read
-        self._store: Store | None = None  # read only by the refresh thread, one read at a time
+        self._store: Store | None = None  # used by one read at a time, closed by close()
+        self._io = threading.Lock()  # one read or close at a time: close() waits for a read in progress
+        self._closed = False
 
-    def read(self) -> dict[str, Any] | Exception:
+    def read(self) -> dict[str, Any] | Exception | None:
         """Read the status now (at startup, and in the refresh thread): the counts again only when a
-        crawl or an index build happened since the last read (status.serving_status)."""
+        crawl or an index build happened since the last read (status.serving_status). After close(),
+        the last status read, without reading (the service is stopping)."""
+        with self._io:
+            if self._closed:
+                with self._lock:
+                    self._reading = False
+                    return self._value
+            return self._read()
+
+    def _read(self) -> dict[str, Any] | Exception:
         try:
             if self._store is None:  # one connection of its own, kept: opening checks the whole file
                 self._store = Store.open(self.guard.index_dir)
@@ -369,11 +380,13 @@ class HealthCache:
         return value
 
     def close(self) -> None:
-        """Close the status connection (the service is stopping); a read after this opens another."""
-        with self._lock:
+        """Close the status connection (the service is stopping), after a read in progress ends; later
+        reads serve the last status and open nothing."""
+        with self._io:
+            self._closed = True
             store, self._store = self._store, None
-        if store is not None:
-            store.close()
+            if store is not None:
+                store.close()
 
     def get(self) -> dict[str, Any] | Exception | None:
         """The last status read (None before the first), starting a fresh read when it is old."""
