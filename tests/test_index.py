@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from helpers import write_files
 
+from wikicheck.atomic import atomic_write
 from wikicheck.crawl import crawl
 from wikicheck.errors import IndexOutOfDate
-from wikicheck.index import INDEX_NAME, MANIFEST_NAME, Manifest, VectorIndex, _atomic_write, build_index
+from wikicheck.index import INDEX_NAME, MANIFEST_NAME, Manifest, VectorIndex, build_index
 from wikicheck.store import Store
 
 MODEL = "test-hash-64"
@@ -125,8 +126,8 @@ def test_empty_index(tmp_path, index_dir, fake_embedder):
 
 def test_atomic_write_replaces_whole_files(tmp_path):
     target = tmp_path / "f.bin"
-    _atomic_write(target, b"one")
-    _atomic_write(target, b"two")
+    atomic_write(target, b"one")
+    atomic_write(target, b"two")
     assert target.read_bytes() == b"two"
     assert leftovers(tmp_path) == []
 
@@ -140,6 +141,6 @@ def test_atomic_write_failure_keeps_the_old_file_and_no_temp(tmp_path, monkeypat
 
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError):
-        _atomic_write(target, b"new" * 1000)
+        atomic_write(target, b"new" * 1000)
     assert target.read_bytes() == b"old"
     assert list(tmp_path.iterdir()) == [target]

@@ -20,13 +20,13 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from .atomic import atomic_write
 from .dates import now_iso
 from .errors import IndexOutOfDate, WikicheckError
 from .lock import lock_if_free, unusable
@@ -213,22 +213,6 @@ def _compare_with_store(index: Any, manifest: Manifest, store: Store, model_id: 
     return OK
 
 
-def _atomic_write(path: Path, data: bytes | np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)  # type: ignore[arg-type]  # a contiguous ndarray is a buffer
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _build(store: Store, model_id: str) -> tuple[Any, Manifest]:
     """The faiss index of every live section for `model_id`, in memory, and its manifest (not yet
     with the file's size and checksum)."""
@@ -265,8 +249,8 @@ def _write(index_dir: Path, index: Any, manifest: Manifest, reason: str) -> Mani
     data = faiss.serialize_index(index)  # a uint8 array, written and hashed as it is (no second copy)
     manifest.sha256, manifest.bytes, manifest.reason = hashlib.sha256(data).hexdigest(), int(data.nbytes), reason
     # index first, manifest last: a kill between the two leaves a manifest that no longer matches
-    _atomic_write(index_dir / INDEX_NAME, data)
-    _atomic_write(index_dir / MANIFEST_NAME, json.dumps(vars(manifest), indent=2, sort_keys=True).encode())
+    atomic_write(index_dir / INDEX_NAME, data)
+    atomic_write(index_dir / MANIFEST_NAME, json.dumps(vars(manifest), indent=2, sort_keys=True).encode())
     return manifest
 
 

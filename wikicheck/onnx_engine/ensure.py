@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..embed import Embedder, SentenceTransformerEmbedder, _resolve_model_path
-from ..index import _atomic_write
 from .export import ExportFailed, cached_export
 from .manifest import (
     EXPORT_MANIFEST,
@@ -114,7 +114,7 @@ def _refuse(index_dir: Path, base: dict[str, Any], why: str, t0: float, **extra:
         p = index_dir / name
         if p.is_dir() and not p.is_symlink():
             return ExportOutcome("failed", f"{p} is a directory; move it away", seconds=time.perf_counter() - t0)
-    _atomic_write(index_dir / EXPORT_MANIFEST, json.dumps({**base, "usable": False, "reason": why, **extra},
+    atomic_write(index_dir / EXPORT_MANIFEST, json.dumps({**base, "usable": False, "reason": why, **extra},
                                                    indent=2, sort_keys=True).encode())
     for name in (ONNX_NAME, TOKENIZER_NAME):
         try:
@@ -192,8 +192,8 @@ def _export_and_verify(store: Any, index_dir: Path, embedder: SentenceTransforme
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, index_dir / ONNX_NAME)
-        _atomic_write(index_dir / TOKENIZER_NAME, tok_data)
-        _atomic_write(index_dir / EXPORT_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
+        atomic_write(index_dir / TOKENIZER_NAME, tok_data)
+        atomic_write(index_dir / EXPORT_MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
     finally:
         try:
             tmp.unlink()

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..index import _atomic_write
+from ..atomic import atomic_write
 from ..userdirs import cache_dir
 from .manifest import read_whole
 from .pipeline import INPUTS
@@ -109,8 +109,8 @@ def cached_export(st_model: Any, fingerprint: str, dest: Path) -> str:
     try:
         cache.mkdir(parents=True, exist_ok=True)
         data = dest.read_bytes()
-        _atomic_write(cached, data)
-        _atomic_write(meta_path, json.dumps({"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+        atomic_write(cached, data)
+        atomic_write(meta_path, json.dumps({"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                                              "exporter": exporter}).encode())
     except OSError:
         pass  # no cache: the next index exports again

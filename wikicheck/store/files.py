@@ -76,30 +76,22 @@ def _remember(key: Path, state: tuple[int, ...], checked_ns: int) -> None:
     been quiet for QUIET_NS before the check began. Best effort: a cache that cannot be written
     (read-only home, full disk) means the next process checks again, nothing worse."""
     import json
-    import os
-    import tempfile
 
-    if checked_ns - max(state[3], state[7]) < QUIET_NS:
+    from ..atomic import atomic_write
+
+    if checked_ns - max(state[3::4]) < QUIET_NS:  # the file's and the WAL's mtimes (_file_state)
         return
     f = _sound_file()
     try:
-        try:
-            known = json.loads(f.read_text(encoding="utf-8"))
-            known = known if isinstance(known, dict) else {}
-        except (OSError, ValueError):
-            known = {}
-        known.pop(str(key), None)
-        known[str(key)] = list(state)
-        known = dict(list(known.items())[-_KEEP:])
+        known = json.loads(f.read_text(encoding="utf-8"))
+        known = known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        known = {}
+    known.pop(str(key), None)  # re-added last: the oldest entries are the ones dropped
+    known[str(key)] = list(state)
+    try:
         f.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=f.parent, prefix=f".{SOUND_FILE}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(known, out)
-            os.replace(tmp, f)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic_write(f, json.dumps(dict(list(known.items())[-_KEEP:])).encode())
     except OSError:
         pass
 
