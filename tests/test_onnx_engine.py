@@ -64,8 +64,8 @@ def built(tmp_path_factory, real_embedder) -> dict[str, Any]:
 
 @pytest.fixture
 def quick_verify(monkeypatch) -> None:
-    """Tests of when a crawl exports again verify a sample of 16 sections, not the whole wiki (~3 s of
-    ONNX Runtime each); test_crawl_writes_a_verified_export checks the full verification."""
+    """Tests of when a crawl exports again verify a sample of 16 sections, not 64 (~1 s of ONNX Runtime
+    each); test_crawl_writes_a_verified_export checks the default verification."""
     monkeypatch.setattr("wikicheck.onnx_engine.ensure.VERIFY_MAX", 16)
 
 
@@ -89,12 +89,18 @@ def test_crawl_writes_a_verified_export(built):
     assert m["usable"] and m["model_id"] == "all-MiniLM-L6-v2"
     assert m["pipeline"] == {"dim": 384, "max_seq_length": 256, "normalize_module": True, "pad_id": 0,
                              "pad_token": "[PAD]", "pooling": "mean"}
-    n = len(_live(index))
-    # every distinct text of the sample wiki was checked (fewer than VERIFY_MAX), none tokenized differently
-    assert m["verified"] == {**m["verified"], "sections": n, "of": n, "sample": False, "tokens_differ": 0}
+    live = _live(index)
+    n = len(live)
+    assert n > VERIFY_MAX  # the sample wiki has more distinct texts than the vectors are compared on
+    # the vectors of a sample, the token ids of every distinct text (fewer than TOKENS_VERIFY_MAX)
+    assert m["verified"] == {**m["verified"], "sections": VERIFY_MAX, "of": n, "sample": True,
+                             "tokens_checked": n, "tokens_differ": 0}
     assert m["verified"]["min_cosine"] >= MIN_COSINE
-    assert s.engine["export"]["status"] == "exported" and s.engine["query"] == "onnx"
-    assert s.sections_embedded == n  # the verification's sentence-transformers vectors are the crawl's own
+    assert s.engine["export"]["status"] == "exported" and s.engine["query"] == "onnx" and s.engine["crawl"] == "onnx"
+    # the sample's sentence-transformers vectors are the crawl's own; ONNX Runtime embedded the rest
+    assert s.sections_embedded == n
+    longest = max(live, key=lambda ht: len(ht[1]))
+    assert longest in verification_sample(live)  # the full sequence length is among the texts compared
     assert check_export(index, "all-MiniLM-L6-v2").ok
 
 
@@ -107,12 +113,15 @@ def test_onnx_vectors_match_the_index_and_torch_on_every_section(built, real_emb
     with Store.open(index) as store:
         stored = store.vectors_for_hashes("all-MiniLM-L6-v2", [h for h, _ in texts])
     ref = np.stack([stored[h] for h, _ in texts])
-    # the index's vectors are sentence-transformers' own: the first crawl had no export yet, and embedded
-    # every section for the verification with torch (test_crawl_writes_a_verified_export)
+    # the index holds sentence-transformers' vectors of the verification sample and ONNX Runtime's of the
+    # rest (the crawl embeds with the verified export): the query path gives the same vectors
     assert float((got * ref).sum(1).min()) >= MIN_COSINE
-    some = [0, len(texts) // 2, len(texts) - 1]  # and a few straight from torch, in this process
-    torch_vecs = real_embedder.embed([texts[i][1] for i in some])
-    assert float((got[some] * torch_vecs).sum(1).min()) >= MIN_COSINE
+    # and every section outside the crawl's sample straight from torch, in this process
+    sampled = set(verification_sample(texts))
+    rest = [i for i, ht in enumerate(texts) if ht not in sampled]
+    assert rest
+    torch_vecs = real_embedder.embed([texts[i][1] for i in rest])
+    assert float((got[rest] * torch_vecs).sum(1).min()) >= MIN_COSINE
     # one text at a time (the guard's path) gives the same vectors as a batch
     for i in (0, len(texts) // 2, len(texts) - 1):
         assert float(emb.embed([texts[i][1]])[0] @ got[i]) >= 0.99999
@@ -188,7 +197,7 @@ def test_the_query_path_never_imports_torch(built, tmp_path):
     assert not _heavy(mods) and "onnxruntime" in mods
     p, mods = _run_cli(tmp_path, "status", "--index", index)
     assert p.returncode == 0, p.stderr
-    assert "queries    embedded with onnx (embed.onnx, verified on all" in p.stdout
+    assert "queries    embedded with onnx (embed.onnx, verified on a deterministic sample of 64 of" in p.stdout
     assert not _heavy(mods)
     # forced to sentence-transformers, the same search imports torch (the check above can see it)
     p, mods = _run_cli(tmp_path, "search", "restart pgbouncer", "--index", index, "--json",
@@ -405,10 +414,13 @@ def test_without_normalize_module_it_still_normalises(model_copy):
     assert p is not None and not p.normalize_module  # encode(normalize_embeddings=True) normalises anyway
 
 
-def test_verification_sample_is_deterministic():
-    texts = [(f"{i:04d}", f"t{i}") for i in range(1000)]
+def test_verification_sample_is_deterministic_and_covers_the_lengths():
+    texts = [(f"{i:04d}", "w " * ((i * 37) % 500)) for i in range(1000)]
     a, b = verification_sample(texts, 100), verification_sample(list(texts), 100)
-    assert a == b and len(a) == 100 and a[0] == texts[0] and a[-1] == texts[-1]
+    assert a == b and len(a) == 100 and a == sorted(a)  # the input's order
+    longest = sorted(texts, key=lambda ht: -len(ht[1]))[:25]
+    assert set(longest) <= set(a)  # a quarter of the sample: the longest texts
+    assert a[0] == texts[0] and a[-1] == texts[-1]  # the rest spans the hashes
     assert verification_sample(texts[:50], 100) == texts[:50]
     assert len(verification_sample(texts)) == VERIFY_MAX  # the default limit is read when called
 

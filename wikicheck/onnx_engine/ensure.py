@@ -29,7 +29,12 @@ from .manifest import (
 from .pipeline import Pipeline, read_pipeline, source_fingerprint
 from .runtime import OnnxEmbedder
 
-VERIFY_MAX = 256  # sections compared at export; more than that: an evenly spaced sample by content hash
+# What the export is verified on: the token ids on many texts (the tokenizers alone: milliseconds), the
+# vectors on fewer (both models run on each: sentence-transformers' are the crawl's own, ONNX Runtime's only
+# compared). A wrong export is wrong systematically (an operator, the pooling, the padding, a length past the
+# graph's), so the vector sample covers the lengths, longest first, rather than the count.
+VERIFY_MAX = 64  # texts whose vectors are compared; more texts than that: a sample (verification_sample)
+TOKENS_VERIFY_MAX = 4096  # texts whose token ids are compared
 MIN_COSINE = 0.9999
 
 
@@ -54,13 +59,22 @@ class ExportOutcome:
                 "exporter": self.exporter or None}
 
 
-def verification_sample(texts: list[tuple[str, str]], limit: int | None = None) -> list[tuple[str, str]]:
-    """Every text when there are at most `limit` (VERIFY_MAX), else `limit` evenly spaced in content-hash order."""
+def verification_sample(texts: list[tuple[str, str]], limit: int | None = None,
+                        longest: float = 0.25) -> list[tuple[str, str]]:
+    """Every (hash, text) when there are at most `limit` (VERIFY_MAX), else `limit` of them, in the input's
+    order: the longest quarter of the sample are the longest texts (the model's full sequence length and its
+    truncation), the rest evenly spaced over the others in content-hash order. Deterministic."""
     limit = VERIFY_MAX if limit is None else limit
     if len(texts) <= limit:
         return list(texts)
-    pos = np.unique(np.linspace(0, len(texts) - 1, limit).round().astype("int64"))
-    return [texts[int(p)] for p in pos]
+    n_long = int(limit * longest)
+    by_len = sorted(range(len(texts)), key=lambda i: (-len(texts[i][1]), texts[i][0]))
+    chosen = set(by_len[:n_long])
+    rest = [i for i in range(len(texts)) if i not in chosen]
+    if limit > n_long:
+        pos = np.unique(np.linspace(0, len(rest) - 1, limit - n_long).round().astype("int64"))
+        chosen.update(rest[int(p)] for p in pos)
+    return [texts[i] for i in sorted(chosen)]
 
 
 def ensure_export(store: Any, index_dir: str | Path, embedder: Embedder) -> ExportOutcome:
@@ -141,6 +155,7 @@ def _export_and_verify(store: Any, index_dir: Path, embedder: SentenceTransforme
         return _refuse(index_dir, base, f"the loaded model ({' -> '.join(kinds)}, max_seq_length "
                        f"{getattr(st_model, 'max_seq_length', None)}) is not the pipeline its folder describes", t0)
     sample = verification_sample(texts)
+    token_sample = verification_sample(texts, TOKENS_VERIFY_MAX)
     model_id = embedder.model_id
     have = store.vectors_for_hashes(model_id, [h for h, _ in sample])
     missing = [(h, t) for h, t in sample if h not in have]
@@ -162,10 +177,11 @@ def _export_and_verify(store: Any, index_dir: Path, embedder: SentenceTransforme
             tok_tmp.unlink()
         # the same token ids as sentence-transformers' own tokenizer (special tokens, truncation)
         sample_texts = [t for _, t in sample]
+        token_texts = [t for _, t in token_sample]
         differ = 0
         tokenize = getattr(st_model, "preprocess", None) or st_model.tokenize  # preprocess: sentence-transformers 6
-        for s in range(0, len(sample_texts), 32):
-            chunk = sample_texts[s:s + 32]
+        for s in range(0, len(token_texts), 256):
+            chunk = token_texts[s:s + 256]
             enc = tokenize([embedder._head(t) for t in chunk])
             ids, mask = enc["input_ids"].tolist(), enc["attention_mask"].tolist()
             want = [[i for i, m in zip(r, mk) if m] for r, mk in zip(ids, mask)]
@@ -174,9 +190,10 @@ def _export_and_verify(store: Any, index_dir: Path, embedder: SentenceTransforme
         ref = np.stack([have[h] for h, _ in sample]).astype("float32")
         cos = (vecs * ref).sum(1) / np.clip(np.linalg.norm(ref, axis=1) * np.linalg.norm(vecs, axis=1), 1e-12, None)
         verified = {"sections": len(sample), "of": len(texts), "sample": len(sample) < len(texts),
-                    "min_cosine": round(float(cos.min()), 7), "tokens_differ": differ}
+                    "min_cosine": round(float(cos.min()), 7), "tokens_checked": len(token_sample),
+                    "tokens_differ": differ}
         if differ or float(cos.min()) < MIN_COSINE:
-            why = (f"{differ} of {len(sample)} texts tokenize differently" if differ else
+            why = (f"{differ} of {len(token_sample)} texts tokenize differently" if differ else
                    f"cosine {float(cos.min()):.6f} < {MIN_COSINE} on {int((cos < MIN_COSINE).sum())} of {len(sample)} texts")
             return _refuse(index_dir, base, f"the export does not reproduce the model: {why}", t0, verified=verified)
         data = tmp.read_bytes()

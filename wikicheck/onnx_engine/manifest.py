@@ -122,6 +122,7 @@ def describe_export(found: ExportCheck) -> str:
     v = m.get("verified") or {}
     if found.ok and v:
         how = "all" if not v.get("sample") else "a deterministic sample of"
-        return (f"{ONNX_NAME}, verified on {how} {v.get('sections')} of {v.get('of')} texts, "
-                f"min cosine {v.get('min_cosine', 0):.6f}")
+        tokens = f"token ids of {v['tokens_checked']}, " if v.get("tokens_checked") else ""
+        return (f"{ONNX_NAME}, verified on {how} {v.get('sections')} of {v.get('of')} texts "
+                f"({tokens}min cosine {v.get('min_cosine', 0):.6f})")
     return ONNX_NAME
