@@ -144,3 +144,44 @@ def test_atomic_write_failure_keeps_the_old_file_and_no_temp(tmp_path, monkeypat
         atomic_write(target, b"new" * 1000)
     assert target.read_bytes() == b"old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def _clustered(n: int, d: int = 32, groups: int = 40, seed: int = 0) -> np.ndarray:
+    """n unit vectors around `groups` directions, interleaved (vector i belongs to group i % groups)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(groups, d))
+    x = centres[np.arange(n) % groups] + 0.3 * rng.normal(size=(n, d))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return np.ascontiguousarray(x, dtype="float32")
+
+
+def test_locality_order_groups_similar_queries():
+    from wikicheck.index import locality_order
+
+    x = _clustered(4000)
+    order = locality_order(x)
+    assert sorted(order.tolist()) == list(range(len(x)))  # a permutation
+    group = (order % 40)  # the group of each query, in the new order
+    assert int((np.diff(group) != 0).sum()) < 400  # runs: interleaved, the group changes at all 3,999 steps
+    assert np.array_equal(order, locality_order(x))  # the same order for the same queries
+
+
+def test_graph_search_in_locality_order_returns_the_same_hits(monkeypatch):
+    import faiss
+
+    import wikicheck.index as index_mod
+
+    x = _clustered(6000)
+    graph = faiss.IndexHNSWFlat(x.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
+    graph.hnsw.efSearch = 32  # narrow: results that depend on the query alone, not on an exact search
+    graph.add(x)
+    want_s, want_f = graph.search(x, 8)
+    monkeypatch.setattr(index_mod, "LOCALITY_MIN", 1000)
+    called: list[int] = []
+    real = index_mod.locality_order
+    monkeypatch.setattr(index_mod, "locality_order", lambda q: called.append(len(q)) or real(q))
+    got_s, got_f = index_mod.search_batch(graph, x, 8, graph=True)
+    assert called == [len(x)]  # reordered
+    assert np.array_equal(got_f, want_f) and np.array_equal(got_s, want_s)  # and put back in the callers' order
+    small_s, small_f = index_mod.search_batch(graph, x[:500], 8, graph=True)  # below LOCALITY_MIN: as is
+    assert called == [len(x)] and np.array_equal(small_f, want_f[:500])

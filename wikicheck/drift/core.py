@@ -128,7 +128,7 @@ class Corpus:
             return self._neigh
         import faiss
 
-        from ..index import HNSW_THRESHOLD
+        from ..index import HNSW_THRESHOLD, search_batch
 
         out: dict[str, list[tuple[str, float]]] = defaultdict(list)
         n = len(self.keys)
@@ -156,7 +156,7 @@ class Corpus:
                     index.hnsw.efConstruction = 64
                     index.hnsw.efSearch = self.opt.ef_search
                 index.add(np.ascontiguousarray(self.vecs, dtype="float32"))
-                sims, pos = index.search(x, k)
+                sims, pos = search_batch(index, x, k, graph=n > HNSW_THRESHOLD)
                 found = np.where(pos >= 0, self.keys[np.clip(pos, 0, n - 1)], -1)
             by_key = self.by_key
             for i in range(n):
