@@ -260,3 +260,35 @@ def test_levels(tmp_path, cfg, overrides):
 ])
 def test_level_at_least(level, threshold, expected):
     assert level_at_least(level, threshold) is expected
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_the_collector_is_paused_while_rules_run_and_restored_after(store, monkeypatch, enabled_before):
+    import gc
+
+    import wikicheck.check as check_mod
+    from wikicheck.check import run_checks
+
+    seen: list[bool] = []
+    real = check_mod._run_rules
+
+    def spy(ctx, policies):
+        seen.append(gc.isenabled())
+        return real(ctx, policies)
+
+    monkeypatch.setattr(check_mod, "_run_rules", spy)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled_before else gc.disable)()
+        run_checks(store, load_config(None), record="no")
+        assert seen == [False] and gc.isenabled() is enabled_before
+
+        def boom(ctx, policies):
+            raise RuntimeError("a rule failed")
+
+        monkeypatch.setattr(check_mod, "_run_rules", boom)
+        with pytest.raises(RuntimeError):
+            run_checks(store, load_config(None), record="no")
+        assert gc.isenabled() is enabled_before  # restored when a rule raises, too
+    finally:
+        (gc.enable if was else gc.disable)()
