@@ -64,8 +64,8 @@ def _collector_paused() -> Iterator[None]:
 
     The rules load the whole store (rows, versions, claims, neighbour lists: 15 GB at 1M sections) and
     keep it to the end, and make next to no reference cycles. Every full collection walks all of it
-    again: 5.2 s of a 46 s check at 100k sections, and 18 MB more peak memory without it
-    (docs/benchmarks.md, "The collector paused"). What the check left that only a collection frees
+    again: 13 of them, 4.4-5.4 s of a ~45 s check at 100k sections; paused, 0.07 s and 24 MB more
+    peak memory (docs/benchmarks.md, "... and the collector paused"). What the check left that only a collection frees
     (its few cycles) is frozen before the collector comes back and handed back to it at once
     (gc.freeze, gc.unfreeze: constant time) into the oldest generation: else the first young
     collection after would walk every object the check made. Process-wide while it lasts, like any

@@ -156,7 +156,7 @@ class Corpus:
                     index.hnsw.efConstruction = 64
                     index.hnsw.efSearch = self.opt.ef_search
                 index.add(np.ascontiguousarray(self.vecs, dtype="float32"))
-                sims, pos = search_batch(index, x, k, graph=n > HNSW_THRESHOLD)
+                sims, pos = search_batch(index, x, k, graph=isinstance(index, faiss.IndexHNSW))
                 found = np.where(pos >= 0, self.keys[np.clip(pos, 0, n - 1)], -1)
             by_key = self.by_key
             for i in range(n):
