@@ -161,12 +161,14 @@ def crawl(
     progress: Progress | None = None,
     source_options: dict[str, Any] | None = None,
     lock: IndexLock | None = None,
+    ray: str | None = None,
 ) -> CrawlSummary:
     """Crawl every source into the index at `index_dir` (created when missing).
 
     `source_options`: keyword options per source kind, e.g. {"http": {"allow_hosts": [...], "rate": 2}}.
     `lock`: the IndexLock on `index_dir` that the caller holds already (wikicheck nightly runs crawl,
     check and report under one lock; flock is not re-entrant, so crawl must not take it again).
+    `ray`: embed on a Ray cluster (auto, local or the head's address; see ray_engine) instead of here.
     """
     config = config or Config()
     index_dir = Path(index_dir)
@@ -186,6 +188,11 @@ def crawl(
         opts: dict[str, Any] = {"max_bytes": max_bytes, **(source_options or {}).get(k, {})}
         sources.append(open_source(spec, name=name, kind=k, **opts))
     embedder = embedder or get_embedder(config.model, batch_size=config.get("embedding", "batch-size"))
+    cluster = None
+    if ray:  # connect before the lock, like the sources: a wrong address fails before any work
+        from .ray_engine import connect
+
+        cluster = connect(ray)
     if lock is not None and (lock.fd is None or lock.path.parent.resolve() != index_dir.resolve()):
         raise ValueError(f"crawl(lock=...) needs a held IndexLock on {index_dir}")
     with contextlib.nullcontext() if lock is not None else IndexLock(index_dir, "crawl"):
@@ -193,7 +200,7 @@ def crawl(
         try:
             if not reembed:
                 check_model(store.model_id(), embedder.model_id, str(index_dir))
-            return _crawl_locked(store, sources, index_dir, config, embedder, prog, t0)
+            return _crawl_locked(store, sources, index_dir, config, embedder, prog, t0, cluster)
         finally:
             store.close()
 
@@ -223,7 +230,7 @@ def _recorded_kinds(index_dir: Path, specs: list[str], names: Sequence[str | Non
 
 
 def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: Config, embedder: Embedder,
-                  prog: Progress, t0: float) -> CrawlSummary:
+                  prog: Progress, t0: float, cluster: Any = None) -> CrawlSummary:
     # we hold the lock, so any crawl still marked running was killed
     store.mark_running_crawls_killed()
     crawl_id = store.start_crawl([s.root for s in sources])
@@ -326,13 +333,23 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
             timings["export"] = time.perf_counter() - t_export
         summary.engine = _engines(export, config)
         crawl_embedder: Embedder = embedder
-        if summary.engine["crawl"] == "onnx" and store.pending_embeddings(embedder.model_id):
+        if cluster is not None:
+            # the cluster's actors run the index's model (sentence-transformers: they have no export)
+            from .ray_engine import RayEmbedder
+
+            crawl_embedder = RayEmbedder(embedder.model_id, cluster, dim=embedder.dim,
+                                         batch_size=getattr(embedder, "batch_size", 32))
+            summary.engine["crawl"] = "ray"
+            summary.engine["ray"] = crawl_embedder.describe()
+        elif summary.engine["crawl"] == "onnx" and store.pending_embeddings(embedder.model_id):
             crawl_embedder = export.embedder or load_export(index_dir, embedder.model_id, getattr(embedder, "batch_size", 32)) \
                 or embedder
             if crawl_embedder is embedder:
                 summary.engine["crawl"] = TORCH_ENGINE
         summary.sections_embedded = export.embedded + embed_pending(
             store, crawl_embedder, progress=lambda d, n: prog("embedding", d, n))
+        if "ray" in summary.engine:  # now with where the texts were embedded
+            summary.engine["ray"] = crawl_embedder.describe()  # type: ignore[attr-defined]
         timings["embedding"] = time.perf_counter() - t - timings.get("export", 0.0)
 
         t = time.perf_counter()

@@ -250,6 +250,14 @@ def embed_pending(store, embedder: Embedder, batch: int = 256, progress: Callabl
     done = 0
     if progress:
         progress(0, len(pending))
+    stream = getattr(embedder, "embed_stream", None)
+    if stream is not None:  # a distributed engine (ray_engine): blocks come back as its workers finish them
+        for hashes, vecs in stream(pending, batch):
+            store.put_embeddings(embedder.model_id, hashes, vecs)  # committed per block: resumable
+            done += len(hashes)
+            if progress:
+                progress(done, len(pending))
+        return done
     for i in range(0, len(pending), batch):
         chunk = pending[i:i + batch]
         vecs = embedder.embed([t for _, t in chunk])

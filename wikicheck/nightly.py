@@ -62,13 +62,14 @@ def run_nightly(sources: list[str], index_dir: str | Path, out_dir: str | Path, 
                 config_path: str | Path | None = None, crawl_config: Config | None = None,
                 check_config: Config | None = None, embedder: Embedder | None = None,
                 now: dt.datetime | None = None, fail_on: str = "warning", formats: Iterable[str] = FORMATS,
-                progress: Progress | None = None, source_options: dict[str, Any] | None = None) -> NightlyResult:
+                progress: Progress | None = None, source_options: dict[str, Any] | None = None,
+                ray: str | None = None) -> NightlyResult:
     """Crawl `sources` into `index_dir`, run the checks, write every owner report to `out_dir`.
 
     The check is recorded as a run (``record_run``): the next night's "new" is counted from it.
     Configs: `crawl_config` (default: the given or discovered wikicheck.toml, as ``wikicheck crawl``)
     and `check_config` (default: the same discovery, plus a wikicheck.toml at a crawled source's root,
-    as ``wikicheck check``).
+    as ``wikicheck check``). `ray`: the crawl embeds on that Ray cluster (crawl.crawl).
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
@@ -77,7 +78,7 @@ def run_nightly(sources: list[str], index_dir: str | Path, out_dir: str | Path, 
     with IndexLock(index_dir, "nightly") as lock:
         t = time.perf_counter()
         summary = crawl(sources, index_dir, crawl_cfg, embedder=embedder, progress=progress,
-                        source_options=source_options, lock=lock)
+                        source_options=source_options, lock=lock, ray=ray)
         timings["crawl"] = time.perf_counter() - t
         cfg = check_config if check_config is not None else load_config(config_path, sources_from=index_dir)
         with Store.open(index_dir) as store:

@@ -52,6 +52,7 @@ def crawl(
     concurrency: Optional[int] = typer.Option(None, "--concurrency", help="http: requests in flight at once [default: 4]."),
     rate: Optional[float] = typer.Option(None, "--rate", help="http: requests per second per host, 0 for no limit [default: 5]."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="http: seconds for one request [default: 20]."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Embed on a Ray cluster: auto (the one this machine is in), local (one in this process), or the head's HOST:PORT. Needs the scale extra."),
 ) -> None:
     """Crawl sources into an index: sections, provenance, history, embeddings, faiss index."""
     from ..crawl import crawl as run_crawl
@@ -80,7 +81,7 @@ def crawl(
                                   "concurrency": concurrency, "rate": rate, "timeout": timeout}.items() if v is not None}
         with stop_signals():  # SIGTERM: stop after the current page, record "terminated", exit 143
             summary = run_crawl(sources, index, cfg, embedder=embedder, reembed=reembed, names=name, kind=kind,
-                                progress=progress, source_options={"http": http})
+                                progress=progress, source_options={"http": http}, ray=ray)
     _warn_if_rebuilt_after_damage(index, summary.index_rebuilt)
     if json_:
         typer.echo(json.dumps(summary.to_json(), indent=2, sort_keys=True))
@@ -105,7 +106,11 @@ def _engine_line(engine: dict) -> str:
     ex = engine["export"]
     what = {"kept": "ONNX export kept", "exported": "ONNX export written", "refused": "no ONNX export",
             "failed": "ONNX export failed", "skipped": "no ONNX export"}.get(ex["status"], ex["status"])
-    return (f"engines: crawl {engine['crawl']}, queries {engine['query']}; {what}"
+    crawl = engine["crawl"]
+    if "ray" in engine:
+        r = engine["ray"]
+        crawl += f" ({r['actors']} actor{'s' * (r['actors'] != 1)} on {r['nodes']} node{'s' * (r['nodes'] != 1)})"
+    return (f"engines: crawl {crawl}, queries {engine['query']}; {what}"
             + (f": {ex['reason']}" if ex.get("reason") else ""))
 
 

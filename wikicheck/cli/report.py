@@ -56,6 +56,7 @@ def nightly(
     output: Path = typer.Option(Path("reports"), "--output", "-o", help="Where the reports go (index.html, .md, .json and one file per owner)."),
     fail_on: str = typer.Option("warning", "--fail-on", help="Exit 1 when a NEW finding is at or above: info, warning, error, never."),
     json_: bool = typer.Option(False, "--json", help="Print the run's summary as JSON."),
+    ray: str | None = typer.Option(None, "--ray", help="Embed on a Ray cluster, as for crawl: auto, local or the head's HOST:PORT."),
 ) -> None:
     """Crawl, check and write the owner reports in one locked run. Exit 0: nothing new; 1: new findings; 3: error; 143: SIGTERM."""
     from ..crawl import stop_signals
@@ -64,7 +65,7 @@ def nightly(
     if fail_on not in (*LEVELS, "never"):
         raise typer.BadParameter(f"should be one of {', '.join(LEVELS)}, never", param_hint="--fail-on")
     with stop_signals():  # SIGTERM: stop after the current page, record "terminated", exit 143
-        res = run_nightly(sources, index or default_index(), output, config_path=config, fail_on=fail_on)
+        res = run_nightly(sources, index or default_index(), output, config_path=config, fail_on=fail_on, ray=ray)
     if json_:
         typer.echo(json.dumps(res.to_json(), indent=2, sort_keys=True))
     else:
