@@ -137,3 +137,53 @@ def test_without_ray_nothing_imports_it(tmp_path):
     p = subprocess.run([sys.executable, "-c", code, str(wiki), str(tmp_path / "index")], capture_output=True, text=True,
                        cwd=tmp_path, timeout=300)
     assert p.returncode == 0 and p.stdout.strip().endswith("ok"), p.stderr
+
+
+def test_a_check_through_ray_gives_the_local_findings(cluster, tmp_path_factory, real_embedder, tmp_path):
+    """check --ray: the neighbour search and claim extraction run as tasks on both nodes; the findings
+    are those of the local check, fingerprint for fingerprint (sample wiki, real model, exact search)."""
+    _, pristine, _ = pristine_sample(tmp_path_factory, real_embedder)
+    index = copy_index(pristine, tmp_path / "index")
+    cfg = load_config(sources_from=index)
+    with Store.open(index) as store:
+        local = sorted(f.fingerprint for f in run_checks(store, cfg, record="no").findings)
+        try:
+            res = run_checks(store, cfg, record="no", ray=cluster)
+        finally:
+            ray.shutdown()
+    assert sorted(f.fingerprint for f in res.findings) == local and local
+    r = res.summary()["ray"]
+    assert r["nodes"] == 2 and r["query_parts"] == 2 and r["queries"] > 100 and r["texts"] > 100
+    # the CLI says the same, in its JSON summary
+    p = subprocess.run([sys.executable, "-m", "wikicheck", "check", "--index", str(index), "-f", "json", "--ray", cluster],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert p.returncode == 1, p.stderr  # the sample wiki has findings
+    out = json.loads(p.stdout)
+    assert out["summary"]["ray"]["nodes"] == 2
+    assert sorted(f["fingerprint"] for f in out["findings"]) == local
+
+
+def test_the_graph_search_through_ray_returns_the_local_hits(cluster):
+    """An HNSW graph past LOCALITY_MIN queries (the locality-ordered path of index.search_batch): the
+    cluster's tasks return exactly the hits and scores of the local search."""
+    import faiss
+
+    from wikicheck.index import LOCALITY_MIN, search_batch
+    from wikicheck.ray_engine import RayCheckWork, connect
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((LOCALITY_MIN + 500, 32)).astype("float32")
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    index = faiss.IndexHNSWFlat(32, 16, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 40
+    index.add(x)
+    params = faiss.SearchParametersHNSW(efSearch=48)
+    want_s, want_i = search_batch(index, x, 10, params, graph=True)
+    try:
+        work = RayCheckWork(connect(cluster))
+        got_s, got_i = work.search(index, x, 10, 48, graph=True)
+    finally:
+        ray.shutdown()
+    assert np.array_equal(got_i, want_i)
+    assert np.array_equal(got_s, want_s)
+    assert work.describe()["query_parts"] == 2

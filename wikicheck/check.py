@@ -27,13 +27,15 @@ from .vocabulary import LEVELS, level_at_least
 
 
 def run_checks(store: Store, config: Config | None = None, *, now: dt.datetime | None = None,
-               record: bool | str = "verdicts") -> CheckResult:
+               record: bool | str = "verdicts", ray: str | None = None) -> CheckResult:
     """Run every enabled rule, mark the findings new since the last recorded run, and write them.
 
     `config`: None discovers it as `wikicheck check` does ($WIKICHECK_CONFIG, wikicheck.toml from the
     current directory up, then at the root of a crawled source), so the library and the CLI judge the
     same wiki alike and the guard serves the same verdicts after either (#12 point 1).
     `record`: one of RECORD_MODES (True is "run", False is "no"); the default is what `wikicheck check` does.
+    `ray`: run the neighbour search and claim extraction on that Ray cluster (auto, local or the head's
+    HOST:PORT; ray_engine.check): the same findings, the bulk work spread over its CPUs.
 
     Refuses (IndexBusy, CrawlUnfinished) while a crawl is writing the store or after one was killed:
     findings on a half-crawled wiki would be recorded as the wiki's state (wikicheck.readers)."""
@@ -42,15 +44,21 @@ def run_checks(store: Store, config: Config | None = None, *, now: dt.datetime |
     mode = _record_mode(record)
     require_complete(store, what="check")
     config = config if config is not None else _discover_config(store)
+    work = None
+    if ray:
+        from .ray_engine import RayCheckWork, connect
+
+        work = RayCheckWork(connect(ray))
     t0 = time.perf_counter()
     policies = Policies.from_config(config)
     # with the drift options the drift rules declare; a recorded check keeps the claims it extracted
     with _collector_paused():
-        ctx = CheckContext(store, config, policies, now, cache_claims=mode != "no")
+        ctx = CheckContext(store, config, policies, now, cache_claims=mode != "no", executor=work)
         hits = _run_rules(ctx, policies)
         findings, suppressed = _to_findings(ctx, policies, hits)
         del ctx, hits  # the corpus the rules loaded, freed here (what reference cycles hold: see below)
-    result = CheckResult(run_id=0, findings=findings, suppressed=suppressed, recorded=mode)
+    result = CheckResult(run_id=0, findings=findings, suppressed=suppressed, recorded=mode,
+                         ray=work.describe() if work is not None else None)
     result.seconds = time.perf_counter() - t0
     first_seen = compare(store, result)
     if mode != "no":

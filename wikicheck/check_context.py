@@ -31,10 +31,12 @@ class CheckContext(PageLinks):
     """What rules may read: the store, the drift analysis, policies, link resolution (PageLinks), dates."""
 
     def __init__(self, store: Store, config: Config, policies: Policies, now: dt.datetime | None = None,
-                 cache_claims: bool = False):
+                 cache_claims: bool = False, executor: Any = None):
         """`cache_claims`: write the claims the drift analysis extracted to the store's claim cache (a
-        check that records does; one with record="no" writes nothing)."""
+        check that records does; one with record="no" writes nothing). `executor`: where the drift
+        analysis runs its bulk steps (drift.core.Corpus), None for this process."""
         self.store = store
+        self.executor = executor
         self.cache_claims = cache_claims
         self.config = config
         self.policies = policies
@@ -90,7 +92,8 @@ class CheckContext(PageLinks):
             enabled = {getattr(RULES[c], "DRIFT_RULE", None) for c in RULES if self.policies.enabled(c)}
             self._drift = []
             if model:
-                drift = Drift(self.store, model, self.drift_options, self._vector_index(model), self.sections)
+                drift = Drift(self.store, model, self.drift_options, self._vector_index(model), self.sections,
+                              executor=self.executor)
                 self._drift = drift.analyse({e for e in enabled if e})
                 if self.cache_claims:
                     drift.save_claims()

@@ -51,6 +51,7 @@ class CheckResult:
     suppressed: int = 0
     baseline_run: int | None = None  # the recorded run "new" and "resolved" are counted from
     recorded: str = "no"  # what this check wrote: RECORD_MODES
+    ray: dict[str, Any] | None = None  # check --ray: the cluster and the work it did (ray_engine.RayCheckWork)
 
     def summary(self) -> dict[str, Any]:
         by_level: dict[str, int] = {lvl: 0 for lvl in LEVELS}
@@ -63,6 +64,7 @@ class CheckResult:
             "by_kind": dict(sorted(by_kind.items())), "new": sum(f.new for f in self.findings),
             "resolved": len(self.resolved), "suppressed": self.suppressed, "seconds": round(self.seconds, 3),
             "sections": None, "documents": None, "baseline_run": self.baseline_run, "recorded": self.recorded,
+            **({"ray": self.ray} if self.ray is not None else {}),
         }
 
 

@@ -69,7 +69,8 @@ def run_nightly(sources: list[str], index_dir: str | Path, out_dir: str | Path, 
     The check is recorded as a run (``record_run``): the next night's "new" is counted from it.
     Configs: `crawl_config` (default: the given or discovered wikicheck.toml, as ``wikicheck crawl``)
     and `check_config` (default: the same discovery, plus a wikicheck.toml at a crawled source's root,
-    as ``wikicheck check``). `ray`: the crawl embeds on that Ray cluster (crawl.crawl).
+    as ``wikicheck check``). `ray`: the crawl embeds, and the check searches neighbours
+    and extracts claims, on that Ray cluster (crawl.crawl, check.run_checks).
     """
     t0 = time.perf_counter()
     index_dir = Path(index_dir)
@@ -83,7 +84,7 @@ def run_nightly(sources: list[str], index_dir: str | Path, out_dir: str | Path, 
         cfg = check_config if check_config is not None else load_config(config_path, sources_from=index_dir)
         with Store.open(index_dir) as store:
             t = time.perf_counter()
-            result = run_checks(store, cfg, now=now)
+            result = run_checks(store, cfg, now=now, ray=ray)
             record_run(store, result)  # tonight's run is what tomorrow's "new" counts from (#12)
             timings["check"] = time.perf_counter() - t
             t = time.perf_counter()

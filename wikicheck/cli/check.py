@@ -30,6 +30,7 @@ def check(
     record: bool = typer.Option(False, "--record", help="Record this check as a run: later checks and reports count new findings from it (nightly does this)."),
     json_: bool = typer.Option(False, "--json", help="Same as --format json."),
     wait: float = typer.Option(0, "--wait", min=0, help="Seconds to wait for a running crawl to finish (default: refuse at once, exit 3)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run the neighbour search and claim extraction on a Ray cluster: auto, local or the head's HOST:PORT. Needs the scale extra."),
 ) -> None:
     """Flag outdated, superseded and contradicted sections, with evidence. Exit 1 on findings.
 
@@ -52,7 +53,7 @@ def check(
         require_complete(store, wait=wait, what="check")
         store.require_crawled()  # 0 findings on an empty store would read as a clean wiki (#11 point 12)
         with IndexLock(store.path.parent if store.path else index or default_index(), "check"):
-            result = run_checks(store, cfg, record="run" if record else "verdicts")
+            result = run_checks(store, cfg, record="run" if record else "verdicts", ray=ray)
         summary = result.summary()
         summary["sections"], summary["documents"] = store.counts()["sections"], store.counts()["documents"]
     findings = [f for f in result.findings if f.new or not new_only]

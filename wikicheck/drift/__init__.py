@@ -43,8 +43,8 @@ class Drift(Corpus):
     """The corpus with its three analyses; `analyse` gives one verdict per section."""
 
     def __init__(self, store: Store, model_id: str, options: DriftOptions | None = None, index: Any = None,
-                 sections: list[dict[str, Any]] | None = None):
-        super().__init__(store, model_id, options, index, sections)
+                 sections: list[dict[str, Any]] | None = None, executor: Any = None):
+        super().__init__(store, model_id, options, index, sections, executor)
         self.identity = PageIdentity(self)
         self.pages = CopiedPages(self, self.identity)
         self._lineage = Lineage(self, self.identity, self.pages)
@@ -66,6 +66,7 @@ class Drift(Corpus):
         "contradicted", "duplicate"); None means all."""
         on = enabled if enabled is not None else {"lineage", "superseded", "contradicted", "duplicate"}
         hits: dict[str, Hit] = {}
+        self.prefetch_claims()  # in bulk on the executor's cluster, when there is one
 
         def wanted(h: Hit) -> bool:
             return ("duplicate" in on) if h.kind == "duplicate" else (h.rule in on)

@@ -71,10 +71,12 @@ TIE_MARGIN = 8
 
 class Corpus:
     def __init__(self, store: Store, model_id: str, options: DriftOptions | None = None, index: Any = None,
-                 sections: list[dict[str, Any]] | None = None):
+                 sections: list[dict[str, Any]] | None = None, executor: Any = None):
         """`sections`: the store's live sections (Store.sections()) when the caller has read them
-        already (the check has): read only, never changed here."""
+        already (the check has): read only, never changed here. `executor`: where the bulk steps run
+        (the neighbour search and claim extraction; ray_engine.RayCheckWork), None for here."""
         self.store = store
+        self.executor = executor
         self.index = index  # a loaded VectorIndex that matches the store, or None
         self.opt = options or DriftOptions()
         self.model_id = model_id
@@ -146,7 +148,10 @@ class Corpus:
             rows = np.zeros(len(first), dtype="int64")
             rows[query_of[::-1]] = np.arange(n - 1, -1, -1)  # the first row of each distinct text
             x = np.ascontiguousarray(self.vecs[rows], dtype="float32")
-            if self.index is not None and self.index.index.ntotal == n:
+            if self.index is not None and self.index.index.ntotal == n and self.executor is not None:
+                sims, found = self.executor.search(self.index.index, x, k, self.opt.ef_search,
+                                                   graph="HNSW" in self.index.manifest.kind)
+            elif self.index is not None and self.index.index.ntotal == n:
                 sims, found = self.index.search(x, k, ef_search=self.opt.ef_search)  # ids are section keys
             else:
                 if n <= HNSW_THRESHOLD:
@@ -156,7 +161,11 @@ class Corpus:
                     index.hnsw.efConstruction = 64
                     index.hnsw.efSearch = self.opt.ef_search
                 index.add(np.ascontiguousarray(self.vecs, dtype="float32"))
-                sims, pos = search_batch(index, x, k, graph=isinstance(index, faiss.IndexHNSW))
+                graph = isinstance(index, faiss.IndexHNSW)
+                if self.executor is not None:
+                    sims, pos = self.executor.search(index, x, k, self.opt.ef_search if graph else None, graph)
+                else:
+                    sims, pos = search_batch(index, x, k, graph=graph)
                 found = np.where(pos >= 0, self.keys[np.clip(pos, 0, n - 1)], -1)
             by_key = self.by_key
             for i in range(n):
@@ -196,6 +205,27 @@ class Corpus:
                 self.new_claims[h] = got
             self._claims[text] = got
         return got
+
+    def prefetch_claims(self) -> int:
+        """With an executor: the claims of every live text that the claim cache lacks, extracted there
+        in bulk (text_claims then finds them, as if extracted here); how many. Without one, nothing:
+        text_claims extracts each text when an analysis first asks."""
+        if self.executor is None:
+            return 0
+        if self._claim_cache is None:
+            self._claim_cache = self.store.cached_claims(EXTRACTOR)
+        todo: dict[str, str] = {}
+        for sec in self.secs.values():
+            t = sec.row["text"]
+            if t not in self._claims:
+                h = text_hash(t)
+                if h not in self._claim_cache and h not in todo:
+                    todo[h] = t
+        if todo:
+            for (h, t), got in zip(todo.items(), self.executor.claims(list(todo.values()))):
+                self._claims[t] = got
+                self.new_claims[h] = got
+        return len(todo)
 
     def save_claims(self) -> int:
         """Write the claims extracted by this analysis to the store's claim cache; how many."""
