@@ -46,6 +46,25 @@ def onnx_embedder(st: Any, workdir: Path) -> Any:
     return OnnxEmbedder(st.model_id, dest, Path(path) / "tokenizer.json", pipeline, batch_size=st.batch_size)
 
 
+def crawl_texts(variant: str, work: Path, limit: int = 0) -> list[str]:
+    """The texts a full crawl of the corpus `variant` embeds (made in `work`, read with the test
+    embedder), or `limit` of them (the longest quarter and the rest evenly spaced: verification_sample)."""
+    from wikicheck.config import Config
+    from wikicheck.crawl import crawl
+    from wikicheck.embed import get_embedder
+    from wikicheck.onnx_engine import verification_sample
+
+    log(f"make-repo {variant}")
+    make_repo(variant, work / "repo")
+    crawl([str(work / "repo")], work / "pre", Config(), embedder=get_embedder("test-hash-64"))
+    pairs = sorted(embedding_inputs(work / "pre"))
+    if limit:
+        pairs = verification_sample(pairs, limit)
+    texts = [t for _, t in pairs]
+    log(f"{len(texts)} texts, {sum(map(len, texts)):,} characters")
+    return texts
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--variant", choices=VARIANTS, default="history")
@@ -56,21 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args(argv)
 
-    from wikicheck.config import Config
-    from wikicheck.crawl import crawl
     from wikicheck.embed import get_embedder
-    from wikicheck.onnx_engine import verification_sample
 
     with tempfile.TemporaryDirectory(prefix="wikicheck-engines-") as tmp:
         work = Path(tmp)
-        log(f"make-repo {args.variant}")
-        make_repo(args.variant, work / "repo")
-        crawl([str(work / "repo")], work / "pre", Config(), embedder=get_embedder("test-hash-64"))
-        pairs = sorted(embedding_inputs(work / "pre"))
-        if args.limit:
-            pairs = verification_sample(pairs, args.limit)
-        texts = [t for _, t in pairs]
-        log(f"{len(texts)} texts, {sum(map(len, texts)):,} characters")
+        texts = crawl_texts(args.variant, work, args.limit)
         st = get_embedder(batch_size=args.batch_size)
         with Meter() as load:
             st.embed(["warm up"])

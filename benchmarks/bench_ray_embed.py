@@ -31,8 +31,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_crawl import Meter, embedding_inputs, environment, log, make_repo  # noqa: E402
-from bench_embed_engines import onnx_embedder  # noqa: E402
+from bench_crawl import Meter, environment, log  # noqa: E402
+from bench_embed_engines import crawl_texts, onnx_embedder  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,22 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     import ray
     from ray.cluster_utils import Cluster
 
-    from wikicheck.config import Config
-    from wikicheck.crawl import crawl
     from wikicheck.embed import get_embedder
-    from wikicheck.onnx_engine import verification_sample
     from wikicheck.ray_engine import RayEmbedder, connect
 
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="wikicheck-ray-") as tmp:
         work = Path(tmp)
-        make_repo(args.variant, work / "repo")
-        crawl([str(work / "repo")], work / "pre", Config(), embedder=get_embedder("test-hash-64"))
-        pairs = sorted(embedding_inputs(work / "pre"))
-        if args.limit:
-            pairs = verification_sample(pairs, args.limit)
-        texts = [t for _, t in pairs]
-        log(f"{len(texts)} texts, {sum(map(len, texts)):,} characters")
+        texts = crawl_texts(args.variant, work, args.limit)
         st = get_embedder()
         st.embed(["warm up"])
         ox = onnx_embedder(st, work)
