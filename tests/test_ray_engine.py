@@ -187,3 +187,20 @@ def test_the_graph_search_through_ray_returns_the_local_hits(cluster):
     assert np.array_equal(got_i, want_i)
     assert np.array_equal(got_s, want_s)
     assert work.describe()["query_parts"] == 2
+
+
+def test_a_model_the_actors_cannot_load_is_one_clear_error(cluster):
+    """An error inside an actor comes back as the crawl's own one-line error (WikicheckError, exit 3 on
+    the CLI): its cause from the actor, not Ray's wrapping and remote traceback."""
+    from wikicheck.errors import WikicheckError
+    from wikicheck.ray_engine import RayEmbedder, connect
+
+    try:
+        emb = RayEmbedder("/nonexistent/model", connect(cluster), dim=384)
+        with pytest.raises(WikicheckError) as e:
+            list(emb.embed_stream([(str(i), f"text {i}") for i in range(8)]))
+    finally:
+        ray.shutdown()
+    msg = str(e.value)
+    assert msg.startswith('embedding on the Ray cluster failed: cannot load embedding model "/nonexistent/model"')
+    assert "\n" not in msg and "the next crawl embeds the rest" in msg

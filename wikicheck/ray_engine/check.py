@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..claims import Claim
-from .cluster import RayCluster, _ray
+from ..errors import WikicheckError
+from .cluster import RayCluster, _ray, failure
 
 # claim extraction: texts per task (each task returns its texts' claims in one object)
 CLAIM_PART = 2048
@@ -38,6 +39,14 @@ def _claims_part(texts: list[str]) -> list[frozenset[Claim]]:
     from ..claims import extract_claims
 
     return [extract_claims(t) for t in texts]
+
+
+def _get(ray: Any, refs: list[Any], what: str) -> list[Any]:
+    try:
+        return list(ray.get(refs))
+    except ray.exceptions.RayError as e:
+        raise WikicheckError(f"{what} on the Ray cluster failed: {failure(e)}; nothing was recorded, "
+                             "run the check again (or without --ray)") from None
 
 
 class RayCheckWork:
@@ -65,7 +74,7 @@ class RayCheckWork:
         refs = [task.remote(blob, np.ascontiguousarray(x[p]), k, ef_search, graph) for p in parts]
         sims = np.empty((n, k), dtype="float32")
         ids = np.empty((n, k), dtype="int64")
-        for p, (s, i) in zip(parts, ray.get(refs)):
+        for p, (s, i) in zip(parts, _get(ray, refs, "the neighbour search")):
             sims[p], ids[p] = s, i
         self.done["queries"] += n
         self.done["query_parts"] += len(parts)
@@ -80,7 +89,7 @@ class RayCheckWork:
         size = max(1, min(CLAIM_PART, -(-len(texts) // self.parts)))
         refs = [task.remote(texts[s:s + size]) for s in range(0, len(texts), size)]
         out: list[frozenset[Claim]] = []
-        for got in ray.get(refs):
+        for got in _get(ray, refs, "claim extraction"):
             out.extend(got)
         self.done["texts"] += len(texts)
         self.done["text_parts"] += len(refs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -79,3 +80,25 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
     except OSError as e:
         raise WikicheckError(f"cannot reach the Ray head node at {hostport} ({e.strerror or e}); "
                              "check the address and that the cluster is up (`ray status` on the head)") from None
+
+
+def failure(ex: BaseException) -> str:
+    """One line for an error that came back from the cluster: its innermost cause (a WikicheckError's
+    own message; else its type and message), without Ray's wrapping and remote traceback. Ray keeps a
+    remote exception's cause only in the traceback text it carries, so that is where it is read."""
+    found = None
+    for line in str(ex).splitlines():
+        m = _RAISED.match(line.strip())
+        if m and not m.group(1).startswith("ray."):
+            found = m
+            break  # a chained traceback prints the innermost cause first
+    if found is None:
+        first = (str(ex).strip().splitlines() or [""])[0]
+        return f"{type(ex).__name__}: {first[:300]}"
+    name, message = found.group(1), found.group(2).strip()
+    if name.startswith("wikicheck.errors."):
+        return message[:500]
+    return f"{name.rsplit('.', 1)[-1]}: {message[:300]}"
+
+
+_RAISED = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): (.*)$")

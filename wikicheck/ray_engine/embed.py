@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import WikicheckError
-from .cluster import RayCluster, _ray
+from .cluster import RayCluster, _ray, failure
 
 # texts per map_batches call: the local path commits every 256 (embed.embed_pending), and so does this one
 BLOCK = 256
@@ -97,8 +97,8 @@ class RayEmbedder:
         # actor instead of queueing on the first one up; a cluster without room for the pool is an
         # error after ACTOR_START_SECONDS, not a crawl that waits forever
         ctx.wait_for_min_actors_s = ACTOR_START_SECONDS
-        for name in ("ray.data", "ray.data._internal"):  # the crawl reports progress itself
-            logging.getLogger(name).setLevel(logging.ERROR)
+        for name in ("ray.data", "ray.data._internal"):  # the crawl reports progress and errors itself
+            logging.getLogger(name).setLevel(logging.CRITICAL)
         ds = ray.data.from_items([{"key": k, "text": t} for k, t in items],
                                  override_num_blocks=max(1, math.ceil(len(items) / block)))
         with warnings.catch_warnings():
@@ -115,6 +115,10 @@ class RayEmbedder:
             raise WikicheckError(f"the Ray cluster did not start {self.actors} embedding actors of {self.cpus:g} CPU "
                                  f"{'and 1 GPU ' if self.gpus else ''}each within {ACTOR_START_SECONDS} s; "
                                  "free room on the cluster or add nodes (`ray status` shows what it holds)") from None
+        except ray.exceptions.RayError as e:
+            done = sum(self.texts_per_node.values())
+            raise WikicheckError(f"embedding on the Ray cluster failed: {failure(e)}; the {done} vectors embedded "
+                                 "before it are kept, and the next crawl embeds the rest") from None
 
     def _map(self, ray: Any, ds: Any, block: int, n: int) -> Any:
         actor = type("EmbedActor", (_EmbedActor,), {
