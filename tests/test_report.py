@@ -335,11 +335,11 @@ def test_nightly_holds_one_lock_for_the_whole_run(tmp_path, fake_embedder, monke
     seen = []
     real = nightly.run_checks
 
-    def checking(store, cfg, now=None):
+    def checking(store, cfg, now=None, **options):
         with pytest.raises(StoreLocked):
             crawl([str(wiki)], tmp_path / "idx", embedder=fake_embedder)
         seen.append(True)
-        return real(store, cfg, now=now)
+        return real(store, cfg, now=now, **options)
 
     monkeypatch.setattr(nightly, "run_checks", checking)
     res = nightly.run_nightly([str(wiki)], tmp_path / "idx", tmp_path / "out", crawl_config=config({}),
