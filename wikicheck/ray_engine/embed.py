@@ -23,8 +23,7 @@ ACTOR_START_SECONDS = 600
 class _EmbedActor:
     """One model, loaded once per actor. With one CPU, torch runs on one thread: two actors on a
     two-core node then use both cores without fighting over them. The settings are class attributes
-    of a subclass made per pipeline (RayEmbedder._actor_class), not constructor arguments: Ray keeps
-    those in its object store and logs an error about restarting such actors."""
+    of a subclass made per pipeline (RayEmbedder._map), which Ray ships with the class."""
 
     model_id = ""
     batch_size = 32
