@@ -406,15 +406,21 @@ def locality_order(x: np.ndarray, seed: int = 1) -> np.ndarray:
     return np.argsort(nearest[:, 0], kind="stable")
 
 
+def search_order(x: np.ndarray, graph: bool) -> np.ndarray | None:
+    """The order a batch of queries `x` is best searched in: locality order when the index is a graph
+    (HNSW) and the batch is large (LOCALITY_MIN), else None (as given)."""
+    return locality_order(x) if graph and len(x) >= LOCALITY_MIN else None
+
+
 def search_batch(index: Any, x: np.ndarray, k: int, params: Any = None, graph: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """`index.search(x, k)`, in locality order when the index is a graph (HNSW) and the batch is large
-    (LOCALITY_MIN). The hits are the same: each query's graph search depends on that query alone."""
+    """`index.search(x, k)`, in search_order. The hits are the same: each query's graph search depends
+    on that query alone."""
     def run(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return index.search(q, k) if params is None else index.search(q, k, params=params)
 
-    if not graph or len(x) < LOCALITY_MIN:
+    order = search_order(x, graph)
+    if order is None:
         return run(x)
-    order = locality_order(x)
     sims, found = run(np.ascontiguousarray(x[order]))
     out_s, out_f = np.empty_like(sims), np.empty_like(found)
     out_s[order], out_f[order] = sims, found

@@ -194,10 +194,8 @@ class Corpus:
         kept in `new_claims` for save_claims."""
         got = self._claims.get(text)
         if got is None:
-            if self._claim_cache is None:
-                self._claim_cache = self.store.cached_claims(EXTRACTOR)
             h = text_hash(text)
-            raw = self._claim_cache.pop(h, None)  # each text is asked for once: its JSON is not needed again
+            raw = self._cached_claims().pop(h, None)  # each text is asked for once: its JSON is not needed again
             if raw is not None:
                 got = claims_from_json(raw)
             else:
@@ -206,20 +204,25 @@ class Corpus:
             self._claims[text] = got
         return got
 
+    def _cached_claims(self) -> dict[str, str]:
+        """The store's claim cache (text hash -> claims JSON), read on first use."""
+        if self._claim_cache is None:
+            self._claim_cache = self.store.cached_claims(EXTRACTOR)
+        return self._claim_cache
+
     def prefetch_claims(self) -> int:
         """With an executor: the claims of every live text that the claim cache lacks, extracted there
         in bulk (text_claims then finds them, as if extracted here); how many. Without one, nothing:
         text_claims extracts each text when an analysis first asks."""
         if self.executor is None:
             return 0
-        if self._claim_cache is None:
-            self._claim_cache = self.store.cached_claims(EXTRACTOR)
+        cached = self._cached_claims()
         todo: dict[str, str] = {}
         for sec in self.secs.values():
             t = sec.row["text"]
             if t not in self._claims:
                 h = text_hash(t)
-                if h not in self._claim_cache and h not in todo:
+                if h not in cached and h not in todo:
                     todo[h] = t
         if todo:
             for (h, t), got in zip(todo.items(), self.executor.claims(list(todo.values()))):

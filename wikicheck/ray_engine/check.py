@@ -62,12 +62,14 @@ class RayCheckWork:
         """index.search(x, k) over the cluster; (scores, ids) in the order of `x`."""
         import faiss
 
-        from ..index import LOCALITY_MIN, locality_order
+        from ..index import search_order
 
         ray = _ray()
         t0 = time.perf_counter()
         n = len(x)
-        order = locality_order(x) if graph and n >= LOCALITY_MIN else np.arange(n)
+        order = search_order(x, graph)
+        if order is None:
+            order = np.arange(n)
         blob = ray.put(faiss.serialize_index(index))
         task = ray.remote(num_cpus=1)(_search_part)
         parts = [p for p in np.array_split(order, min(self.parts, max(1, n))) if len(p)]
