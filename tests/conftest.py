@@ -23,7 +23,8 @@ from helpers import commit, init_repo  # noqa: E402
 from wikicheck.embed import DEFAULT_MODEL, HashEmbedder, get_embedder  # noqa: E402
 from wikicheck.store import Store  # noqa: E402
 
-WIKICHECK_ENV = ("WIKICHECK_MODEL", "WIKICHECK_INDEX", "WIKICHECK_CONFIG", "WIKICHECK_DEBUG", "WIKICHECK_DB", "WIKICHECK_ENGINE")
+WIKICHECK_ENV = ("WIKICHECK_MODEL", "WIKICHECK_INDEX", "WIKICHECK_CONFIG", "WIKICHECK_DEBUG", "WIKICHECK_DB", "WIKICHECK_ENGINE",
+                 "WIKICHECK_STORE")
 
 
 @pytest.fixture(autouse=True)
@@ -71,6 +72,44 @@ def _close_stores(monkeypatch: pytest.MonkeyPatch):
 def store():
     """An in-memory store with every migration applied."""
     return Store.memory()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real PostgreSQL 16 with pgvector for this test process (the pgserver wheel: initdb and start
+    in about a second), stopped at the end. Its URL names the maintenance database; pg_url makes a
+    fresh database per test."""
+    import pgserver
+
+    srv = pgserver.get_server(str(tmp_path_factory.mktemp("pg")), cleanup_mode="stop")
+    yield srv
+    srv.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_server, request: pytest.FixtureRequest) -> str:
+    """The URL of a new, empty database on the test session's PostgreSQL, dropped after the test."""
+    import uuid
+
+    import psycopg
+
+    admin = pg_server.get_uri()
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"create database {name}")
+    url = admin.replace("/postgres?", f"/{name}?", 1)
+    assert name in url, admin
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """A new store on each backend: an SQLite file in tmp, and a database on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return Store.open(tmp_path / "idx", create=True)
+    return Store.open(request.getfixturevalue("pg_url"), create=True)
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ def test_a_crash_is_recorded_as_failed(wiki, index_dir, fake_embedder, monkeypat
     def boom(*a, **k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(crawl_module, "build_index", boom)
+    monkeypatch.setattr(crawl_module, "build_vector_index", boom)
     with pytest.raises(RuntimeError):
         crawl([str(wiki)], index_dir, embedder=fake_embedder)
     with Store.open(index_dir) as st:

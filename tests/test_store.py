@@ -1,4 +1,5 @@
-"""The SQLite store: opening, migrations, pages and sections, versions, embeddings."""
+"""The store: opening, migrations, pages and sections, versions, embeddings. The tests of what a
+store holds (fixture `src`) run on both backends: an SQLite file, and a real PostgreSQL + pgvector."""
 
 from __future__ import annotations
 
@@ -126,9 +127,9 @@ def page(text: str, path: str = "p.md", source: str = "w") -> tuple[Document, li
 
 
 @pytest.fixture
-def src(store):
-    store.ensure_source("w", "/wiki", "folder")
-    return store
+def src(any_store):
+    any_store.ensure_source("w", "/wiki", "folder")
+    return any_store
 
 
 def test_save_document_reports_changes(src):
@@ -200,7 +201,10 @@ def test_embeddings_round_trip_and_pending(src):
     assert src.pending_embeddings("m") == []
     assert len(src.pending_embeddings("other-model")) == 2
     raw = src.db.execute("select vector from embeddings where content_hash = ?", [pending[0][0]]).fetchone()[0]
-    assert raw == np.asarray(vecs[0], dtype="<f4").tobytes()  # little-endian float32 BLOB
+    if src.dialect == "sqlite":
+        assert raw == np.asarray(vecs[0], dtype="<f4").tobytes()  # little-endian float32 BLOB
+    else:
+        assert np.array_equal(np.asarray(raw.to_numpy() if hasattr(raw, "to_numpy") else raw), vecs[0])  # pgvector
     keys, got = src.live_vectors("m")
     assert len(keys) == 3 and got.dtype == np.float32 and got.shape == (3, 3)
     assert np.array_equal(src.vectors_for_hashes("m", [pending[1][0]])[pending[1][0]], vecs[1])

@@ -124,7 +124,7 @@ def _record_mode(record: bool | str) -> str:
 
 def _discover_config(store: Store) -> Config:
     """The config `wikicheck check --index DIR` would use for this store."""
-    return load_config(None, sources_from=store.path.parent if store.path is not None else None)
+    return load_config(None, sources_from=store.url or (store.path.parent if store.path is not None else None))
 
 
 def _to_findings(ctx: CheckContext, policies: Policies, hits: list[tuple[Rule, RuleHit]]) -> tuple[list[Finding], int]:

@@ -45,6 +45,11 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
     "guard": {
         "record-events": (bool, True),
     },
+    # a shared PostgreSQL + pgvector store (#15) instead of the index directory's SQLite file:
+    # postgresql://USER@HOST/DB (the password from ~/.pgpass or PGPASSWORD rather than here)
+    "store": {
+        "url": (str, ""),
+    },
 }
 
 
@@ -80,6 +85,7 @@ def _options(section: str) -> SectionValidator:
             choices = _choices(section, opt)
             if choices is not None and value not in choices:
                 raise ConfigError(f'{where}: option "{opt}" of [{section}] should be one of {", ".join(choices)}, got {value!r}')
+            _check_value(section, opt, value, where)
 
     return validate
 
@@ -120,6 +126,16 @@ def _choices(section: str, option: str) -> tuple[str, ...] | None:
     return None
 
 
+def _check_value(section: str, option: str, value: Any, where: str) -> None:
+    """A value that has the right type but cannot be right: said when the config is read."""
+    if (section, option) == ("store", "url") and value:
+        from .store.pg import is_store_url
+
+        if not is_store_url(value):
+            raise ConfigError(f'{where}: option "url" of [store] should be a postgresql:// URL, got {value!r} '
+                              "(an SQLite store is chosen with --index DIR)")
+
+
 def env_flag(name: str) -> bool:
     """An on/off environment variable: unset, empty, 0, false, no and off (any case) are off."""
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
@@ -133,12 +149,15 @@ def record_events_enabled(config: Config | None = None) -> bool:
 
 
 def _config_in_sources(index: str | Path) -> Path | None:
-    from .store import db_path_for, source_roots
+    from .store import db_path_for, is_store_url, source_roots
 
-    db = db_path_for(index)
-    if not db.exists():
-        return None
-    roots = source_roots(db)
+    if is_store_url(index):
+        roots = _pg_source_roots(str(index))
+    else:
+        db = db_path_for(index)
+        if not db.exists():
+            return None
+        roots = source_roots(db)
     if roots is None:
         return None
     for root in roots:
@@ -146,6 +165,18 @@ def _config_in_sources(index: str | Path) -> Path | None:
         if p.is_file():
             return p
     return None
+
+
+def _pg_source_roots(url: str) -> list[str] | None:
+    """The roots of the non-HTTP sources of a PostgreSQL store; None when it cannot be read."""
+    from .errors import WikicheckError
+    from .store import Store
+
+    try:
+        with Store.open(url) as store:
+            return [r["root"] for r in store.sources() if r["kind"] != "http"]
+    except WikicheckError:
+        return None
 
 
 def find_config(start: Path | None = None) -> Path | None:

@@ -23,15 +23,15 @@ from .config import Config
 from .dates import now_iso
 from .embed import Embedder, check_model, embed_pending, get_embedder
 from .errors import WikicheckError
-from .index import build_index
-from .lock import IndexLock
+from .index_pg import build_vector_index
+from .lock import store_lock
 from .model import Document, Provenance, Section, stable_id
 from .onnx_engine.choice import TORCH_ENGINE, engine_choice, load_export
 from .onnx_engine.ensure import ExportOutcome, ensure_export
 from .parse.sections import iter_sections
 from .sources import ScanResult, SkipFile, Source, check_kind_switch, default_name, detect_kind, open_source
 from .sources.base import PAGE_EXT, kind_of
-from .store import Store
+from .store import Store, is_store_url, local_dir
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -160,7 +160,7 @@ def crawl(
     kind: str | None = None,
     progress: Progress | None = None,
     source_options: dict[str, Any] | None = None,
-    lock: IndexLock | None = None,
+    lock: Any = None,
     ray: str | None = None,
 ) -> CrawlSummary:
     """Crawl every source into the index at `index_dir` (created when missing).
@@ -171,13 +171,14 @@ def crawl(
     `ray`: embed on a Ray cluster (auto, local or the head's address; see ray_engine) instead of here.
     """
     config = config or Config()
-    index_dir = Path(index_dir)
+    location = str(index_dir) if is_store_url(index_dir) else Path(index_dir)  # what Store.open opens
+    index_dir = local_dir(index_dir)  # this machine's files of the store (the index directory itself for SQLite)
     t0 = time.perf_counter()
     prog = progress or (lambda phase, done, total: None)
     max_bytes = config.get("crawl", "max-file-bytes")
     # open (and so validate) every source before taking the lock or touching the store
     sources: list[Source] = []
-    recorded = _recorded_kinds(index_dir, specs, names)
+    recorded = _recorded_kinds(location, specs, names)
     for i, spec in enumerate(specs):
         name = names[i] if names and i < len(names) else None
         if kind and i in recorded:
@@ -193,25 +194,32 @@ def crawl(
         from .ray_engine import connect
 
         cluster = connect(ray)
-    if lock is not None and (lock.fd is None or lock.path.parent.resolve() != index_dir.resolve()):
-        raise ValueError(f"crawl(lock=...) needs a held IndexLock on {index_dir}")
-    with contextlib.nullcontext() if lock is not None else IndexLock(index_dir, "crawl"):
-        store = Store.open(index_dir, create=True)
+    if lock is not None and (lock.fd is None or _lock_target(lock) != _lock_target(store_lock(location))):
+        raise ValueError(f"crawl(lock=...) needs a held IndexLock (or PgLock) on {location}")
+    with contextlib.nullcontext() if lock is not None else store_lock(location, "crawl"):
+        store = Store.open(location, create=True)
+        if store.url:
+            index_dir.mkdir(parents=True, exist_ok=True)  # for the ONNX export (local_dir)
         try:
             if not reembed:
-                check_model(store.model_id(), embedder.model_id, str(index_dir))
+                check_model(store.model_id(), embedder.model_id, store.where)
             return _crawl_locked(store, sources, index_dir, config, embedder, prog, t0, cluster)
         finally:
             store.close()
 
 
-def _recorded_kinds(index_dir: Path, specs: list[str], names: Sequence[str | None] | None) -> dict[int, tuple[str, str, str]]:
+def _lock_target(lock: Any) -> str:
+    """What a lock locks: an index directory, or a PostgreSQL store's URL."""
+    return str(lock.url) if hasattr(lock, "url") else str(lock.path.parent.resolve())
+
+
+def _recorded_kinds(index_dir: str | Path, specs: list[str], names: Sequence[str | None] | None) -> dict[int, tuple[str, str, str]]:
     """The sources of `specs` that the index has crawled already (same name and root, with pages):
     {position: (name, root, kind)}. Read before the lock: only the kind is taken from it."""
     from .errors import WikicheckError
     from .store import db_path_for
 
-    if not db_path_for(index_dir).exists():
+    if not is_store_url(index_dir) and not db_path_for(index_dir).exists():
         return {}
     try:
         store = Store.open(index_dir)
@@ -234,7 +242,7 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
     # we hold the lock, so any crawl still marked running was killed
     store.mark_running_crawls_killed()
     crawl_id = store.start_crawl([s.root for s in sources])
-    summary = CrawlSummary(index=str(index_dir), crawl_id=crawl_id, model=embedder.model_id)
+    summary = CrawlSummary(index=store.where if store.url else str(index_dir), crawl_id=crawl_id, model=embedder.model_id)
     max_level = config.get("crawl", "max-heading-level")
     workers = max(1, config.get("crawl", "workers"))
     ts = now_iso()
@@ -353,7 +361,7 @@ def _crawl_locked(store: Store, sources: list[Source], index_dir: Path, config: 
         timings["embedding"] = time.perf_counter() - t - timings.get("export", 0.0)
 
         t = time.perf_counter()
-        manifest, rebuilt = build_index(store, index_dir, embedder.model_id)
+        manifest, rebuilt = build_vector_index(store, index_dir, embedder.model_id)
         summary.index_rebuilt, summary.index_count = rebuilt, manifest.count
         timings["index"] = time.perf_counter() - t
         status = "ok"

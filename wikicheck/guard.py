@@ -29,10 +29,10 @@ from .guard_chunks import ChunkMatcher
 from .guard_policy import POLICIES, GuardConfig, Result, Verdicts, shown_level
 from .guard_rows import GuardSections, SectionsById, SectionsByKey
 from .guard_search import Search
-from .index import VectorIndex
+from .index_pg import load_vector_index
 from .owners import OwnerResolver
 from .readers import crawl_state, require_complete
-from .store import Store
+from .store import Store, is_store_url, local_dir
 
 
 class _Loading:
@@ -70,21 +70,22 @@ class Guard:
                  wait: float = 0.0):
         """`wait`: seconds to wait for a crawl that is writing the index now (default: refuse at
         once with IndexBusy); a store whose last crawl was killed is refused (CrawlUnfinished)."""
-        self.index_dir = Path(index_dir)
+        self.location = str(index_dir) if is_store_url(index_dir) else Path(index_dir)  # what Store.open opens
+        self.index_dir = local_dir(index_dir)  # this machine's files of the store (ONNX export, faiss index)
         self.store = Store.open(index_dir)
         self._loaded_state: tuple[Any, Any] | None = None
         require_complete(self.store, wait=wait, what="search")  # never load a half-crawled wiki
         self.config = config or GuardConfig()
         model = self.store.model_id()
         if not model:
-            raise WikicheckError(f"index {index_dir} has no embeddings yet; run \"wikicheck crawl\" first")
+            raise WikicheckError(f"index {self.store.where} has no embeddings yet; run \"wikicheck crawl\" first")
         from .onnx_engine import EngineInfo, query_embedder
 
         loading = None
         if embedder is not None:
             self.embedder: Embedder = embedder
             self.engine = EngineInfo(getattr(embedder, "engine", "given"), "the embedder given to the Guard")
-            check_model(model, self.embedder.model_id, str(index_dir))  # ModelMismatch, as crawl and embed raise it
+            check_model(model, self.embedder.model_id, self.store.where)  # ModelMismatch, as crawl and embed raise it
         else:
             # ONNX Runtime when the index has a verified export of its model (no torch import), else
             # sentence-transformers (onnx_engine.query_embedder). Loaded (checksum, session) in a thread
@@ -92,9 +93,9 @@ class Guard:
             loading = _Loading(query_embedder, self.index_dir, model, 32,
                                lambda name, batch_size=32: get_embedder(name, batch_size=batch_size))
         try:
-            self.index = VectorIndex.load(self.store, index_dir, model)
+            self.index = load_vector_index(self.store, self.index_dir, model)
             # owners as `wikicheck check` and the owner reports name them: the config they discover ([owners])
-            self._wiki_config = load_config(None, sources_from=self.index_dir)
+            self._wiki_config = load_config(None, sources_from=self.location)
             self.reload()
         except BaseException:
             if loading is not None:
@@ -117,7 +118,7 @@ class Guard:
             return False  # a crawl is writing (or died half way): keep serving the completed one loaded
         assert self._loaded_state is not None
         if state[1] != self._loaded_state[1]:
-            self.index = VectorIndex.load(self.store, self.index_dir, self.embedder.model_id)
+            self.index = load_vector_index(self.store, self.index_dir, self.embedder.model_id)
         self.reload()
         return True
 

@@ -15,8 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import IndexFileUnusable, StoreLocked
+
+if TYPE_CHECKING:
+    from .store.pg import PgLock
 
 LOCK_NAME = ".lock"
 
@@ -71,6 +75,16 @@ class IndexLock:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
                 os.close(self.fd)
                 self.fd = None
+
+
+def store_lock(index: str | Path, what: str = "crawl") -> "IndexLock | PgLock":
+    """The writer's lock of a store: the index directory's lock file, or for a PostgreSQL store
+    (a postgresql:// URL) a session advisory lock in the database (store.pg.PgLock)."""
+    from .store.pg import PgLock, is_store_url
+
+    if is_store_url(index):
+        return PgLock(str(index), what)
+    return IndexLock(index, what)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,8 @@ def crawl_state(store: Store) -> CrawlState:
 
 def _lock_held(store: Store) -> bool:
     """True when another process holds the index lock (a crawl or nightly run is writing)."""
+    if store.url:  # a PostgreSQL store: its writer's advisory lock (store.pg.PgLock)
+        return store.writer_lock_holder() is not None
     if store.path is None:
         return False
     path = store.path.parent / LOCK_NAME
@@ -110,7 +112,7 @@ def require_complete(store: Store, *, wait: float = 0.0, what: str = "read", pol
 
 
 def _where(store: Store) -> str:
-    return str(store.path.parent) if store.path is not None else "the store"
+    return store.where
 
 
 __all__ = ["CrawlState", "CrawlUnfinished", "IndexBusy", "crawl_state", "require_complete"]

@@ -208,7 +208,7 @@ def health(guard: Guard, previous: tuple[Any, dict[str, Any]] | None = None, sto
     `store`: the connection to read with, never the guard's (status.serving_status)."""
     from .status import serving_status
 
-    read = serving_status(guard.index_dir, previous, store)  # a probe never waits for a search
+    read = serving_status(guard.location, previous, store)  # a probe never waits for a search
     st = read[1]
     last = st["last_crawl"] or {}
     return {
@@ -366,7 +366,7 @@ class HealthCache:
     def _read(self) -> dict[str, Any] | Exception:
         try:
             if self._store is None:  # one connection of its own, kept: opening checks the whole file
-                self._store = Store.open(self.guard.index_dir)
+                self._store = Store.open(self.guard.location)
             value: dict[str, Any] | Exception
             value, self._previous = health(self.guard, self._previous, self._store)
         except Exception as e:  # a probe must learn of it, and the log gets the traceback

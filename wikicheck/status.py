@@ -8,7 +8,7 @@ from typing import Any
 
 from .index import MANIFEST_NAME, Manifest
 from .onnx_engine.choice import engine_for
-from .store import Store
+from .store import Store, local_dir
 
 
 def distinct_texts(store: Store) -> int:
@@ -30,6 +30,15 @@ def _dim(store: Store) -> int | None:
     return int(store.get_meta("dim") or 0) or None
 
 
+def read_manifest(store: Store, index_dir: str | Path, model: str | None) -> Manifest | None:
+    """The index's manifest: the faiss file's (index directory), or a PostgreSQL store's vector search."""
+    if store.url:
+        from .index_pg import pg_manifest
+
+        return pg_manifest(store, model)
+    return Manifest.read(Path(index_dir))
+
+
 def _index_up_to_date(store: Store, manifest: Manifest | None, model: str | None) -> bool:
     """Whether the faiss index holds what the store says it should (the manifest's digest)."""
     return bool(manifest and model and manifest.state == store.index_state(model))
@@ -48,7 +57,7 @@ def serving_status(index_dir: str | Path, previous: tuple[Any, dict[str, Any]] |
     with contextlib.nullcontext(store) if store is not None else Store.open(index_dir) as store:
         last = store.last_crawl()
         try:
-            st = (Path(index_dir) / MANIFEST_NAME).stat()
+            st = (local_dir(index_dir) / MANIFEST_NAME).stat()
             manifest_file: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_size, st.st_ino)
         except OSError:
             manifest_file = None
@@ -58,7 +67,7 @@ def serving_status(index_dir: str | Path, previous: tuple[Any, dict[str, Any]] |
             heavy = {k: previous[1][k] for k in ("counts", "index_up_to_date")}
         else:
             heavy = {"counts": store.counts(),
-                     "index_up_to_date": _index_up_to_date(store, Manifest.read(Path(index_dir)), model)}
+                     "index_up_to_date": _index_up_to_date(store, read_manifest(store, index_dir, model), model)}
         return key, {"model": model, "dim": dim, **heavy, "last_crawl": last}
 
 
@@ -67,11 +76,11 @@ def index_status(index_dir: str | Path, verify_export: bool = False) -> dict[str
     only its size."""
     with Store.open(index_dir) as store:
         model = store.model_id()
-        manifest = Manifest.read(Path(index_dir))
+        manifest = read_manifest(store, index_dir, model)
         ts = store.timestamp_sources()
         return {
             "version": 1,
-            "index": str(index_dir),
+            "index": store.where if store.url else str(index_dir),
             "model": model,
             "dim": _dim(store),
             "sources": store.sources(),
@@ -82,5 +91,5 @@ def index_status(index_dir: str | Path, verify_export: bool = False) -> dict[str
             "index_up_to_date": _index_up_to_date(store, manifest, model),
             "last_crawl": store.last_crawl(),
             # which engine embeds queries: ONNX Runtime (the index's verified export) or sentence-transformers
-            "query_engine": engine_for(index_dir, model, verify=verify_export)[0].to_json(),
+            "query_engine": engine_for(local_dir(index_dir), model, verify=verify_export)[0].to_json(),
         }

@@ -10,7 +10,7 @@ import typer
 
 from ..config import load_config
 from ..report import FORMATTERS
-from .core import EXIT_FINDINGS, app, default_index
+from .core import EXIT_FINDINGS, STORE_HELP, app, store_location
 
 if TYPE_CHECKING:
     from ..policy import Policies
@@ -23,6 +23,7 @@ _FORMAT_NAMES = ", ".join(list(FORMATTERS)[:-1]) + f" or {list(FORMATTERS)[-1]}"
 @app.command()
 def check(
     index: str = typer.Option(None, "--index", "-i", help="Index directory."),
+    store_url: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="wikicheck.toml to use."),
     format_: str = typer.Option("text", "--format", "-f", help=f"{_FORMAT_NAMES}."),
     fail_on: str = typer.Option("warning", "--fail-on", help="Exit 1 when a finding is at or above: info, warning, error, never."),
@@ -37,7 +38,7 @@ def check(
     Every check hands its verdicts to the retrieval guard; only a recorded run (--record, or
     `wikicheck nightly`) moves the mark that "new" is counted from, so checking twice says the same."""
     from ..check import run_checks
-    from ..lock import IndexLock
+    from ..lock import store_lock
     from ..readers import require_complete
     from ..store import Store
     from ..vocabulary import LEVELS, level_at_least
@@ -47,12 +48,13 @@ def check(
         raise typer.BadParameter(f"unknown format {fmt!r} (known: {', '.join(FORMATTERS)})", param_hint="--format")
     if fail_on not in (*LEVELS, "never"):
         raise typer.BadParameter(f"should be one of {', '.join(LEVELS)}, never", param_hint="--fail-on")
-    cfg = load_config(config, sources_from=index or default_index())
-    with Store.open(index or default_index()) as store:
+    where = store_location(index, store_url, config)
+    cfg = load_config(config, sources_from=where)
+    with Store.open(where) as store:
         # never a half-crawled wiki (wikicheck.readers); the lock keeps a crawl from starting under us
         require_complete(store, wait=wait, what="check")
         store.require_crawled()  # 0 findings on an empty store would read as a clean wiki (#11 point 12)
-        with IndexLock(store.path.parent if store.path else index or default_index(), "check"):
+        with store_lock(store.path.parent if store.path else where, "check"):
             result = run_checks(store, cfg, record="run" if record else "verdicts", ray=ray)
         summary = result.summary()
         summary["sections"], summary["documents"] = store.counts()["sections"], store.counts()["documents"]
@@ -65,6 +67,7 @@ def check(
 @app.command("rules")
 def rules_list(
     index: str = typer.Option(None, "--index", "-i", help="Index directory: a wikicheck.toml at a crawled source's root applies, as for check."),
+    store_url: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="wikicheck.toml to use."),
     json_: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
@@ -74,11 +77,12 @@ def rules_list(
     from ..policy import Policies
 
     # fixes #12: the levels `check` would use, not the defaults, so `rules` and `check` agree
-    if index is not None:
+    loc = store_location(index, store_url, config)
+    if index is not None or store_url is not None:
         from ..store import Store
 
-        Store.open(index).close()  # a mistyped --index is an error (exit 3), not the defaults
-    cfg = load_config(config, sources_from=index or default_index())
+        Store.open(loc).close()  # a mistyped --index is an error (exit 3), not the defaults
+    cfg = load_config(config, sources_from=loc)
     rows = _rule_rows(Policies.from_config(cfg))
     where = str(cfg.path) if cfg.path else None
     if json_:

@@ -30,8 +30,41 @@ EXIT_PIPE_CLOSED, EXIT_TERMINATED = 141, 143  # 128 + SIGPIPE, 128 + SIGTERM: wh
 DEFAULT_INDEX = "indexes/default"
 
 
-def default_index() -> str:
-    return os.environ.get("WIKICHECK_INDEX", DEFAULT_INDEX)
+def default_index(config: Path | None = None) -> str:
+    """The store a command uses when it is given neither --index nor --store: $WIKICHECK_STORE, else
+    $WIKICHECK_INDEX, else [store] url of the config (`config`, or the one discovered), else indexes/default."""
+    from ..store.pg import is_store_url
+
+    env = os.environ.get("WIKICHECK_STORE")
+    if env:
+        if not is_store_url(env):
+            raise WikicheckError(f"WIKICHECK_STORE should be a postgresql:// URL, got {env!r}; "
+                                 "an SQLite store is chosen with WIKICHECK_INDEX or --index DIR")
+        return env
+    if os.environ.get("WIKICHECK_INDEX"):
+        return os.environ["WIKICHECK_INDEX"]
+    from ..config import load_config
+
+    url: str = load_config(config).get("store", "url")
+    return url or DEFAULT_INDEX
+
+
+STORE_HELP = ("A PostgreSQL + pgvector store (postgresql://USER@HOST/DB) instead of an index directory "
+              "[default: $WIKICHECK_STORE, or [store] url of the config].")
+
+
+def store_location(index: str | None, store: str | None, config: Path | None = None) -> str:
+    """Where a command's store is: --store URL, else --index DIR, else default_index()."""
+    from ..store.pg import is_store_url
+
+    if store is not None:
+        if not is_store_url(store):
+            raise typer.BadParameter(f"should be a postgresql:// URL, got {store!r} (an index directory is given "
+                                     "with --index DIR)", param_hint="--store")
+        if index is not None:
+            raise typer.BadParameter("--store and --index each name a store; give one of them", param_hint="--store")
+        return store
+    return index if index is not None else default_index(config)
 
 
 # typer vendors its own click: its usage errors are TyperException, not click.ClickException
@@ -100,7 +133,7 @@ class WikicheckGroup(TyperGroup):
 # One name per kind of value, the same in every command; typer would show `<str>`, `<list[str]>`
 # and `{sources}...` (issue #12). A command can still pass its own metavar=.
 _METAVARS = {
-    "sources": "SOURCE", "query": "QUERY", "index": "DIR", "output": "DIR", "config": "FILE",
+    "sources": "SOURCE", "query": "QUERY", "index": "DIR", "store_url": "URL", "output": "DIR", "config": "FILE",
     "queries_file": "FILE", "format_": "FORMAT", "fail_on": "LEVEL", "min_level": "LEVEL", "kind": "KIND",
     "model": "MODEL", "name": "NAME", "owner": "OWNER", "policy": "POLICY", "allow_host": "HOST",
     "host": "HOST", "port": "PORT", "token_env": "VAR", "wait": "SECONDS", "timeout": "SECONDS",
@@ -207,4 +240,4 @@ def _root(
     ctx.obj = {"debug": debug}
 
 
-__all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_USAGE", "app", "default_index"]
+__all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_USAGE", "STORE_HELP", "app", "default_index", "store_location"]

@@ -23,7 +23,8 @@ from rich.progress import (
 from rich.text import Text
 
 from ..config import load_config
-from .core import app, default_index
+from ..store.pg import is_store_url
+from .core import STORE_HELP, app, store_location
 
 err = Console(stderr=True)
 
@@ -39,6 +40,7 @@ class _EtaColumn(TimeRemainingColumn):
 def crawl(
     sources: list[str] = typer.Argument(..., help="Folders of markdown/HTML pages, git repositories, or http(s) URLs of wiki sites (detected)."),
     index: str = typer.Option(None, "--index", "-i", help="Index directory [default: $WIKICHECK_INDEX or indexes/default]."),
+    store_url: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="wikicheck.toml to use instead of discovery."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="sentence-transformers model name or path."),
     name: Optional[list[str]] = typer.Option(None, "--name", help="Source name, once per SOURCE (default: folder name)."),
@@ -64,7 +66,7 @@ def crawl(
         cfg.data.setdefault("embedding", {})["model"] = model
     # --model beats $WIKICHECK_MODEL, which Config.model prefers to the config file
     embedder = get_embedder(model, batch_size=cfg.get("embedding", "batch-size")) if model else None
-    index = index or default_index()
+    index = store_location(index, store_url, config)
     show = not quiet and not json_ and sys.stderr.isatty()
     # elapsed, then the time left (#12: the embedding bar had no ETA)
     with Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -171,7 +173,7 @@ def _warn_if_rebuilt_after_damage(index: str, rebuilt: bool) -> None:
     """The crawl rebuilds a damaged faiss index like an outdated one; say so when it was damage."""
     from ..index import INDEX_NAME, Manifest
 
-    manifest = Manifest.read(Path(index)) if rebuilt else None
+    manifest = Manifest.read(Path(index)) if rebuilt and not is_store_url(index) else None
     if manifest is not None and manifest.reason.startswith("damaged"):
         err.print(f"[yellow]warning:[/] {escape(str(Path(index) / INDEX_NAME))} was {escape(manifest.reason)}; "
                   "rebuilt from the store", highlight=False, markup=True, soft_wrap=True)
@@ -180,12 +182,13 @@ def _warn_if_rebuilt_after_damage(index: str, rebuilt: bool) -> None:
 @app.command()
 def status(
     index: str = typer.Option(None, "--index", "-i", help="Index directory."),
+    store_url: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     json_: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Describe an index: sources, counts, model, last crawl, index manifest."""
     from ..status import index_status, sharing_note
 
-    idx = index or default_index()
+    idx = store_location(index, store_url)
     health = _index_health(idx)  # first: it may rebuild a damaged index, which the manifest shown then describes
     info = index_status(idx, verify_export=True)
     _settle_last_crawl(info, idx)
@@ -231,6 +234,8 @@ def _index_health(idx: str) -> dict[str, object]:
         model = store.model_id()
         if not model:
             return {"status": "missing", "reason": "no embeddings yet", "found": "missing", "rebuilt": False}
+        if store.url:  # the database is the index: nothing on disk to verify or rebuild
+            return {"status": "ok", "reason": "", "found": "ok", "rebuilt": False}
         found = inspect_index(store, idx, model).health
         out: dict[str, object] = {"status": found.status, "reason": found.reason, "found": str(found),
                                   "rebuilt": False}

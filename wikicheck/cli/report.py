@@ -10,12 +10,13 @@ import typer
 
 from ..config import load_config
 from ..vocabulary import LEVELS
-from .core import EXIT_FINDINGS, app, default_index
+from .core import EXIT_FINDINGS, STORE_HELP, app, store_location
 
 
 @app.command()
 def report(
     index: str = typer.Option(None, "--index", "-i", help="Index directory [default: $WIKICHECK_INDEX or indexes/default]."),
+    store_url: str | None = typer.Option(None, "--store", help=STORE_HELP),
     config: Path | None = typer.Option(None, "--config", "-c", help="wikicheck.toml to use ([owners] mapping)."),
     owner: str | None = typer.Option(None, "--owner", help='Only this owner\'s report (e.g. "@acme/platform-team"); "unowned" for the sections nobody owns.'),
     format_: str = typer.Option("md", "--format", "-f", help="md, html or json."),
@@ -33,7 +34,7 @@ def report(
         raise typer.BadParameter(f"should be one of {', '.join(FORMATS)}", param_hint="--format")
     if min_level not in LEVELS:
         raise typer.BadParameter(f"should be one of {', '.join(LEVELS)}", param_hint="--min-level")
-    idx = index or default_index()
+    idx = store_location(index, store_url, config)
     cfg = load_config(config, sources_from=idx)
     with Store.open(idx) as store:
         bundle = build_reports(store, cfg, owner=owner, since_last_run=since_last_run, min_level=min_level)
@@ -52,6 +53,7 @@ def report(
 def nightly(
     sources: list[str] = typer.Argument(..., help="Folders, git repositories or http(s) URLs to crawl, as for crawl."),
     index: str = typer.Option(None, "--index", "-i", help="Index directory [default: $WIKICHECK_INDEX or indexes/default]."),
+    store_url: str | None = typer.Option(None, "--store", help=STORE_HELP),
     config: Path | None = typer.Option(None, "--config", "-c", help="wikicheck.toml to use instead of discovery."),
     output: Path = typer.Option(Path("reports"), "--output", "-o", help="Where the reports go (index.html, .md, .json and one file per owner)."),
     fail_on: str = typer.Option("warning", "--fail-on", help="Exit 1 when a NEW finding is at or above: info, warning, error, never."),
@@ -65,7 +67,7 @@ def nightly(
     if fail_on not in (*LEVELS, "never"):
         raise typer.BadParameter(f"should be one of {', '.join(LEVELS)}, never", param_hint="--fail-on")
     with stop_signals():  # SIGTERM: stop after the current page, record "terminated", exit 143
-        res = run_nightly(sources, index or default_index(), output, config_path=config, fail_on=fail_on, ray=ray)
+        res = run_nightly(sources, store_location(index, store_url, config), output, config_path=config, fail_on=fail_on, ray=ray)
     if json_:
         typer.echo(json.dumps(res.to_json(), indent=2, sort_keys=True))
     else:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 import typer
 
 from ..config import load_config, record_events_enabled
-from .core import app, default_index
+from .core import STORE_HELP, app, store_location
 
 if TYPE_CHECKING:
     from ..guard import Result
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 def search(
     query: Optional[str] = typer.Argument(None, help="What to look for."),
     index: str = typer.Option(None, "--index", "-i", help="Index directory."),
+    store_url: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     k: int = typer.Option(5, "-k", min=1, max=100, help="Number of results (1-100)."),
     policy: str = typer.Option("block", "--policy", "-p", help="block (default), demote or annotate."),
     raw: bool = typer.Option(False, "--raw", help="Plain vector search with verdicts attached (same as --policy annotate)."),
@@ -42,7 +43,7 @@ def search(
     queries = [query] if query is not None else [q.strip() for q in _read_queries(queries_file)]  # type: ignore[arg-type]
     for q in queries:
         _check_text(q)
-    idx = index or default_index()
+    idx = store_location(index, store_url)
     # exposure for the owner reports; off with --no-events, WIKICHECK_NO_EVENTS=1 or [guard] record-events = false
     record = not no_events and record_events_enabled(load_config(None, sources_from=idx))
     guard = Guard(idx, config=GuardConfig(record_events=record), wait=wait)

@@ -9,12 +9,12 @@ import json
 import os
 import socket
 import sys
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
 from ..errors import WikicheckError
-from .core import app, default_index
+from .core import STORE_HELP, app, store_location
 
 DEFAULT_MAX_QUEUE = 64  # wikicheck.service.DEFAULT_MAX_QUEUE, not imported at startup (it loads the guard)
 
@@ -58,6 +58,7 @@ def _listen(host: str, port: int) -> socket.socket:
 @app.command()
 def serve(
     index: str = typer.Option(None, "--index", "-i", help="Index directory."),
+    store_url: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on. Anything but loopback needs a token."),
     port: int = typer.Option(8765, "--port", help="Port to listen on (0: any free port)."),
     token_env: str = typer.Option("WIKICHECK_TOKEN", "--token-env",
@@ -80,16 +81,17 @@ def serve(
             f"(or bind to 127.0.0.1); clients then send \"Authorization: Bearer <token>\"")
     sock = _listen(host, port)
     try:
-        guard = _open_guard(index or default_index(), wait)
+        where = store_location(index, store_url)
+        guard = _open_guard(where, wait)
     except BaseException:
         sock.close()
         raise
     try:
         bound = sock.getsockname()
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-        typer.echo(f"wikicheck: serving {index or default_index()} on http://{shown}:{bound[1]} "
+        typer.echo(f"wikicheck: serving {guard.store.where if guard.store.url else where} on http://{shown}:{bound[1]} "
                    f"(MCP at /mcp; {'bearer token from $' + token_env if token else 'no token'})", err=True)
-        web = create_app(guard.index_dir, token=token, guard=guard, host=host, max_queue=max_queue)
+        web = create_app(guard.location, token=token, guard=guard, host=host, max_queue=max_queue)
         # the model, the index and the guard's tables are here for good: out of the collector's way, as a full
         # collection over them stopped every thread for 0.1-0.9 s at a time under load (#11 point 15)
         gc.collect()
@@ -107,11 +109,12 @@ def serve(
 
 @app.command()
 def mcp(index: str = typer.Option(None, "--index", "-i", help="Index directory."),
+        store_url: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
         wait: float = typer.Option(0, "--wait", min=0, help=WAIT_HELP)) -> None:
     """Run the MCP server over stdio (tools search_runbooks and check_chunks), for an agent to spawn."""
     from ..mcp_server import serve_stdio
 
-    guard = _open_guard(index or default_index(), wait)
+    guard = _open_guard(store_location(index, store_url), wait)
     try:
         serve_stdio(guard)
     finally:
@@ -119,7 +122,8 @@ def mcp(index: str = typer.Option(None, "--index", "-i", help="Index directory."
 
 
 @app.command("filter")
-def filter_(index: str = typer.Option(None, "--index", "-i", help="Index directory.")) -> None:
+def filter_(index: str = typer.Option(None, "--index", "-i", help="Index directory."),
+            store_url: Optional[str] = typer.Option(None, "--store", help=STORE_HELP)) -> None:
     """Read chunks as JSON on stdin (a list, or {"chunks": [...]}); print their verdicts as JSON."""
     from ..guard import Guard
     from ..service import BadRequest, run_filter
@@ -137,7 +141,7 @@ def filter_(index: str = typer.Option(None, "--index", "-i", help="Index directo
     chunks = data.get("chunks") if isinstance(data, dict) else data
     if not isinstance(chunks, list):
         raise WikicheckError('stdin should hold a JSON list of chunks or {"chunks": [...]}')
-    guard = Guard(index or default_index())
+    guard = Guard(store_location(index, store_url))
     if guard.engine.warning:
         typer.echo(f"warning: {guard.engine.warning}", err=True)
     try:

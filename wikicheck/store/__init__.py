@@ -1,4 +1,7 @@
-"""The SQLite store: the source of truth. The faiss index and the findings are derived from it."""
+"""The store: the source of truth. The faiss index and the findings are derived from it.
+
+Two backends behind one gate (#15): an SQLite file in the index directory (the default), or a
+PostgreSQL database with pgvector (`--store postgresql://...`, see pg.py)."""
 
 from __future__ import annotations
 
@@ -32,10 +35,12 @@ from .files import (
 )
 from .guard_reads import GuardReadsPart
 from .migrations import migrations
+from .pg import PgDatabase, applied_migrations, connect, is_store_url, migrate, other_tables, redact, register_vector
 from .reads import HistoryReadsPart
 from .records import CheckRun, CrawlRecord, FindingRow
 from .runs import CheckRunsPart
 from .sources import SourcesPart
+from .vectors import VectorSearchPart
 from .versions import VersionsPart
 
 DB_NAME = "wikicheck.db"
@@ -49,28 +54,62 @@ class SectionChanges:
     removed: int = 0
 
 
+def local_dir(index: str | Path) -> Path:
+    """Where this machine keeps the files of a store (lock, faiss index, ONNX export): its index
+    directory; for a PostgreSQL store, which has no directory, one in the cache named after its URL
+    (without the password): only what can be made again (the ONNX export) goes there."""
+    if is_store_url(index):
+        import hashlib
+
+        from ..userdirs import cache_dir
+
+        return cache_dir() / "stores" / hashlib.sha1(redact(str(index)).encode()).hexdigest()[:16]
+    return Path(index)
+
+
 def db_path_for(index: str | Path) -> Path:
     p = Path(index)
     return p if p.suffix == ".db" else p / DB_NAME
 
 
 class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryReadsPart,
-            GuardReadsPart, ClaimCachePart):
+            GuardReadsPart, ClaimCachePart, VectorSearchPart):
     """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
     (#13). Here: opening it, transactions, meta, and the pages and sections a crawl writes. Sources,
     section versions and renames, embeddings, check runs and findings, guard events, crawl runs and
     bookkeeping are in the parts it inherits (sources.py, versions.py, embeddings.py, runs.py,
     events.py, crawls.py, reads.py); the records they return are in records.py."""
 
-    def __init__(self, db: Database, path: Path | None):
+    def __init__(self, db: Database, path: Path | None, url: str | None = None):
         self.db = db
         self.path = path
+        self.url = url  # a PostgreSQL store's URL (then `path` is None)
+        self.dialect = "postgresql" if url else "sqlite"
+
+    @property
+    def where(self) -> str:
+        """The store for messages: its index directory, or its URL without the password."""
+        if self.url:
+            return redact(self.url)
+        return str(self.path.parent) if self.path is not None else "the store"
+
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """The database errors of this backend (what a best-effort write may meet)."""
+        if self.url:
+            import psycopg
+
+            return (sqlite3.Error, psycopg.Error)
+        return (sqlite3.Error,)
 
     # ------------------------------------------------------------------ open / close
 
     @classmethod
     def open(cls, index: str | Path, *, create: bool = False) -> "Store":
-        """Open the store of an index directory (or a .db file), applying pending migrations."""
+        """Open the store of an index directory (or a .db file, or a postgresql:// URL), applying
+        pending migrations."""
+        if is_store_url(index):
+            return cls._open_postgresql(str(index), create)
         path = db_path_for(index)
         if not path.exists():
             if not create:
@@ -101,6 +140,25 @@ class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEvent
         return cls(db, path)
 
     @classmethod
+    def _open_postgresql(cls, url: str, create: bool) -> "Store":
+        raw = connect(url)
+        try:
+            if applied_migrations(raw) is None:
+                if not create:
+                    raise StoreNotFound(f'no wikicheck store in {redact(url)}; run "wikicheck crawl SOURCE '
+                                        f'--store {redact(url)}" first')
+                other = other_tables(raw)
+                if other:
+                    raise WikicheckError(f"{redact(url)}: not a wikicheck store (a database with tables "
+                                         f"{', '.join(other[:5])}); give another database")
+            migrate(raw, url)
+            register_vector(raw)
+        except BaseException:
+            raw.close()
+            raise
+        return cls(PgDatabase(raw, url), None, url)  # type: ignore[arg-type]
+
+    @classmethod
     def memory(cls) -> "Store":
         db = Database(memory=True)
         migrations.apply(db)
@@ -109,6 +167,15 @@ class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEvent
 
     def close(self) -> None:
         self.db.conn.close()
+
+    def writer_lock_holder(self) -> str | None:
+        """Who holds a PostgreSQL store's writer lock (pg.PgLock), None when nobody does; always None
+        for SQLite, whose lock is a file of the index directory (lock.py)."""
+        if not self.url:
+            return None
+        from .pg import holder
+
+        return holder(self.db.conn.raw)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ validation (issue 11)
 
@@ -121,6 +188,8 @@ class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEvent
             return  # written by the library, not a crawl (benchmarks/synth.py); readers.py judges unfinished crawls
         where = self.path if self.path is not None else "the store"
         index = self.path.parent if self.path is not None else "DIR"
+        if self.url:
+            raise StoreEmpty(f'{self.where}: no crawl has completed; run "wikicheck crawl SOURCE --store URL"')
         raise StoreEmpty(f'{where}: no crawl has completed; run "wikicheck crawl SOURCE --index {index}"')
 
     def __enter__(self) -> "Store":
@@ -131,6 +200,10 @@ class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEvent
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        if self.url:  # PostgreSQL: a transaction, or a savepoint inside one (pg.PgConn)
+            with self.db.conn.transaction():  # type: ignore[attr-defined]
+                yield
+            return
         with self.db.conn:
             # BEGIN now: sqlite-utils commits each insert/upsert on its own unless a transaction is open.
             # IMMEDIATE: take the write lock first (waiting for another writer up to the busy timeout). A
@@ -147,7 +220,8 @@ class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEvent
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("insert or replace into meta (key, value) values (?, ?)", [key, value])
+        self.db.execute("insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value",
+                        [key, value])
 
     # ------------------------------------------------------------------ documents and sections
 
@@ -276,5 +350,5 @@ def _decode_section(r: dict[str, Any]) -> dict[str, Any]:
     return r
 
 
-__all__ = ["DB_NAME", "CheckRun", "CrawlRecord", "FindingRow", "SectionChanges", "Store", "damage_error", "db_path_for",
+__all__ = ["DB_NAME", "CheckRun", "is_store_url", "local_dir", "redact", "CrawlRecord", "FindingRow", "SectionChanges", "Store", "damage_error", "db_path_for",
            "keys_digest", "source_roots"]

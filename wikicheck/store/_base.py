@@ -19,6 +19,7 @@ class StorePart:
     """Base of the mixins Store is assembled from; each holds the SQL of one family of tables."""
 
     db: Database
+    dialect: str  # "sqlite" | "postgresql": where a statement must differ, it says so
 
     if TYPE_CHECKING:
         def transaction(self) -> AbstractContextManager[None]: ...

@@ -17,5 +17,6 @@ class ClaimCachePart(StorePart):
         extractor's rows, which no check reads again."""
         with self.transaction():
             self.db.execute("delete from claim_cache where extractor != ?", [extractor])
-            self.db.conn.executemany("insert or replace into claim_cache (text_hash, extractor, claims) values (?, ?, ?)",
+            self.db.conn.executemany("insert into claim_cache (text_hash, extractor, claims) values (?, ?, ?) on conflict (text_hash) "
+                                     "do update set extractor = excluded.extractor, claims = excluded.claims",
                                      [(h, extractor, c) for h, c in claims.items()])

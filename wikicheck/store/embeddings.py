@@ -12,31 +12,35 @@ from ._base import StorePart
 
 class EmbeddingsPart(StorePart):
 
+    def _one_per_hash(self, where: str, params: list[str]) -> list[tuple[str, str]]:
+        """(content_hash, text to embed) of the live sections matching `where` (over sections `s`),
+        one per content hash (equal hashes embed equal texts), by hash."""
+        # SQLite returns the other columns of a group from one of its rows; PostgreSQL says so: distinct on
+        head = ("select distinct on (s.content_hash) s.content_hash, s.heading_path, s.text"
+                if self.dialect == "postgresql" else "select s.content_hash, s.heading_path, s.text")
+        group = "" if self.dialect == "postgresql" else " group by s.content_hash"
+        rows = self.db.execute(f"{head} from sections s where s.removed_at is null{where}{group} "
+                               "order by s.content_hash", params).fetchall()
+        return [(h, " > ".join(json.loads(hp)) + "\n\n" + t) for h, hp, t in rows]
+
     def pending_embeddings(self, model_id: str) -> list[tuple[str, str]]:
         """(content_hash, text to embed) of live sections that have no vector for this model."""
-        rows = self.db.execute(
-            """select s.content_hash, s.heading_path, s.text from sections s
-               where s.removed_at is null and not exists (
-                 select 1 from embeddings e where e.content_hash = s.content_hash and e.model_id = ?)
-               group by s.content_hash""",
-            [model_id],
-        ).fetchall()
-        return [(h, " > ".join(json.loads(hp)) + "\n\n" + t) for h, hp, t in rows]
+        return self._one_per_hash(" and not exists (select 1 from embeddings e where e.content_hash = s.content_hash "
+                                  "and e.model_id = ?)", [model_id])
 
     def live_texts(self) -> list[tuple[str, str]]:
         """(content_hash, text to embed) of every live section, one per content hash, by hash."""
-        rows = self.db.execute(
-            """select content_hash, heading_path, text from sections where removed_at is null
-               group by content_hash order by content_hash""").fetchall()
-        return [(h, " > ".join(json.loads(hp)) + "\n\n" + t) for h, hp, t in rows]
+        return self._one_per_hash("", [])
 
     def put_embeddings(self, model_id: str, hashes: list[str], vectors: np.ndarray) -> None:
         ts = now_iso()
         vecs = np.asarray(vectors, dtype="<f4")
+        pg = self.dialect == "postgresql"  # a pgvector value (pg.register_vector), else the float32 bytes
         with self.transaction():
             self.db.conn.executemany(
-                "insert or replace into embeddings (content_hash, model_id, vector, created_at) values (?, ?, ?, ?)",
-                [(h, model_id, vecs[i].tobytes(), ts) for i, h in enumerate(hashes)],
+                "insert into embeddings (content_hash, model_id, vector, created_at) values (?, ?, ?, ?) "
+                "on conflict (content_hash, model_id) do update set vector = excluded.vector, created_at = excluded.created_at",
+                [(h, model_id, vecs[i] if pg else vecs[i].tobytes(), ts) for i, h in enumerate(hashes)],
             )
 
     def live_vectors(self, model_id: str) -> tuple[np.ndarray, np.ndarray]:
@@ -50,7 +54,7 @@ class EmbeddingsPart(StorePart):
         if not rows:
             return np.zeros(0, dtype="int64"), np.zeros((0, 0), dtype="float32")
         keys = np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
-        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+        vecs = np.frombuffer(b"".join(_bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), -1)
         return keys, vecs.astype("float32", copy=False)
 
     def vectors_for_hashes(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
@@ -61,7 +65,7 @@ class EmbeddingsPart(StorePart):
             for h, v in self.db.execute(
                 f"select content_hash, vector from embeddings where model_id = ? and content_hash in ({q})",
                 [model_id, *chunk]):
-                out[h] = np.frombuffer(v, dtype="<f4")
+                out[h] = np.frombuffer(_bytes(v), dtype="<f4")
         return out
 
     def index_state(self, model_id: str) -> str:
@@ -73,11 +77,14 @@ class EmbeddingsPart(StorePart):
                where s.removed_at is null""",
             [model_id],
         ).fetchone()
-        hashes = self.db.execute(
-            """select group_concat(content_hash, '') from (select s.content_hash from sections s
-               where s.removed_at is null order by s.key)""").fetchone()[0] or ""
+        if self.dialect == "postgresql":
+            concat = "select string_agg(content_hash, '' order by key) from sections where removed_at is null"
+        else:
+            concat = """select group_concat(content_hash, '') from (select s.content_hash from sections s
+                        where s.removed_at is null order by s.key)"""
+        hashes = self.db.execute(concat).fetchone()[0] or ""
         import hashlib
-        return f"{row[0]}:{row[1]}:{row[2]}:{hashlib.sha1(hashes.encode()).hexdigest()[:16]}"
+        return f"{row[0]}:{int(row[1])}:{row[2]}:{hashlib.sha1(hashes.encode()).hexdigest()[:16]}"
 
     def vectors_for_keys(self, model_id: str, keys: list[int]) -> dict[int, np.ndarray]:
         """The stored vector of each of these section keys (a sample, to compare the faiss index with)."""
@@ -88,5 +95,14 @@ class EmbeddingsPart(StorePart):
                 f"""select s.key, e.vector from sections s join embeddings e
                     on e.content_hash = s.content_hash and e.model_id = ?
                     where s.key in ({",".join("?" * len(chunk))})""", [model_id, *chunk])
-            out.update((k, np.frombuffer(v, dtype="<f4")) for k, v in rows)
+            out.update((k, np.frombuffer(_bytes(v), dtype="<f4")) for k, v in rows)
         return out
+
+
+def _bytes(v: object) -> bytes:
+    """A stored vector's float32 bytes: SQLite keeps the bytes, pgvector hands back a numpy array."""
+    if hasattr(v, "to_numpy"):  # pgvector.Vector (what its binary loader returns)
+        v = v.to_numpy()
+    if isinstance(v, np.ndarray):
+        return np.asarray(v, dtype="<f4").tobytes()
+    return bytes(v)  # type: ignore[call-overload]

@@ -35,6 +35,13 @@ class GuardReadsPart(StorePart):
     def open_reader(self) -> Any:
         """A second, read-only connection to this store (a Store), for a snapshot held open between
         reads; the store itself when it has no file."""
+        url = getattr(self, "url", None)
+        if url:
+            from .pg import PgDatabase, connect, register_vector
+
+            raw = connect(url)
+            register_vector(raw)
+            return type(self)(PgDatabase(raw, url), None, url)  # type: ignore[call-arg]
         if self.path is None:
             return self
         from urllib.parse import quote
@@ -49,6 +56,10 @@ class GuardReadsPart(StorePart):
         conn = self.db.conn
         if conn.in_transaction:
             conn.rollback()
+        if self.dialect == "postgresql":
+            conn.begin_snapshot()  # type: ignore[attr-defined]
+            conn.execute("select 1").fetchone()  # REPEATABLE READ takes its snapshot at the first query
+            return
         conn.execute("BEGIN")
         conn.execute("select count(*) from sqlite_master").fetchone()
 
@@ -65,8 +76,9 @@ class GuardReadsPart(StorePart):
 
     def textless_live_keys(self) -> list[int]:
         """Keys of live sections without text of their own (empty, or whitespace only)."""
+        trim = "btrim" if self.dialect == "postgresql" else "trim"  # SQLite's trim(X, Y) is PostgreSQL's btrim
         return [r[0] for r in self.db.execute(
-            "select key from sections where removed_at is null and (text is null or trim(text, ?) = '')", [_BLANK])]
+            f"select key from sections where removed_at is null and (text is null or {trim}(text, ?) = '')", [_BLANK])]
 
     def live_sections_by_keys(self, keys: Iterable[int]) -> dict[int, dict[str, Any]]:
         keys = list(dict.fromkeys(int(k) for k in keys))
@@ -114,7 +126,8 @@ class GuardReadsPart(StorePart):
         """A live page's row as Store.documents gives it, without its text."""
         cols = getattr(self, "_doc_cols", None)
         if cols is None:
-            cols = ", ".join(f'"{r[1]}"' for r in self.db.execute("pragma table_info(documents)") if r[1] != "text")
+            names = [d[0] for d in self.db.execute("select * from documents limit 0").description]
+            cols = ", ".join(f'"{n}"' for n in names if n != "text")
             self._doc_cols = cols
         rows = list(self.db.query(f"select {cols} from documents where id = ? and removed_at is null", [document_id]))
         return rows[0] if rows else None

@@ -21,10 +21,9 @@ class CheckRunsPart(StorePart):
     def baseline_run_id(self) -> int | None:
         """The last recorded run: runs that only hold verdicts are never one; runs from before the
         distinction (no "recorded" in their summary) all are."""
-        run: int | None = self.db.execute(
-            "select max(id) from check_runs where status = 'ok' "
-            "and coalesce(json_extract(summary, '$.recorded'), 'run') = 'run'").fetchone()[0]
-        return run
+        runs = [rid for rid, summary in self.db.execute(
+            "select id, summary from check_runs where status = 'ok' order by id desc") if _recorded(summary) == "run"]
+        return runs[0] if runs else None
 
     def finished_runs(self) -> list[CheckRun]:
         """Every check run that finished, oldest first."""
@@ -68,14 +67,24 @@ class CheckRunsPart(StorePart):
         # verdicts that a newer run replaces are gone: the guard reads the newest run, and the owner
         # reports compare a recorded run with the recorded run before it, not with a check in between
         # (deleted after the insert, so run ids only grow and a guard's refresh sees the change)
-        old = [r[0] for r in self.db.execute(
-            "select id from check_runs where id < ? and json_extract(summary, '$.recorded') = 'verdicts'", [run_id])]
+        # (the store keeps KEEP_RUNS runs or so: their summaries are read here, not queried as JSON, which
+        # SQLite and PostgreSQL spell differently)
+        runs = self.db.execute("select id, summary from check_runs order by id desc").fetchall()
+        old = [rid for rid, summary in runs if rid < run_id and _recorded(summary, None) == "verdicts"]
         # keep the last runs only: findings are derived, the nightly trend needs two; never the baseline
-        old += [r[0] for r in self.db.execute(
-            "select id from check_runs order by id desc limit -1 offset ?", [KEEP_RUNS])]
+        old += [rid for rid, _ in runs[KEEP_RUNS:]]
         for rid in sorted(set(old) - {keep}):
             self.db.execute("delete from findings where run_id = ?", [rid])
             self.db.execute("delete from check_runs where id = ?", [rid])
+
+
+def _recorded(summary: str | None, default: str | None = "run") -> str | None:
+    """What a run recorded ("run", or "verdicts" only), from its summary's JSON; `default` when it does not say."""
+    try:
+        value = json.loads(summary).get("recorded") if summary else None
+    except (ValueError, AttributeError):
+        value = None
+    return default if value is None else str(value)
 
 
 def _finding(r: dict[str, Any]) -> FindingRow:

@@ -108,8 +108,8 @@ class VersionsPart(StorePart):
             return
         with self.transaction():
             self.db.execute(
-                "insert or ignore into renames (source, old_path, new_path, at, \"commit\", origin, similarity) "
-                "values (?, ?, ?, ?, ?, ?, ?)", [source, old_path, new_path, at or "", commit, origin, similarity])
+                "insert into renames (source, old_path, new_path, at, \"commit\", origin, similarity) "
+                "values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing", [source, old_path, new_path, at or "", commit, origin, similarity])
 
     def renames(self, source: str | None = None) -> list[dict[str, Any]]:
         """Every rename the sources reported, oldest first."""

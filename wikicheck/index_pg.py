@@ -1,0 +1,121 @@
+"""The vector index of a PostgreSQL store (#15): pgvector in the database, searched there.
+
+It answers as VectorIndex (index.py) does for an SQLite store, so the guard does not know which
+backend it searches: exact below HNSW_THRESHOLD live sections, an HNSW graph (faiss's M,
+ef_construction and ef_search) above. Nothing is loaded into memory and no file is written: a
+`wikicheck serve` replica holds no copy of the index, and sees a crawl as soon as it commits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .dates import now_iso
+from .index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, HNSW_THRESHOLD, OK, IndexHealth, Manifest
+from .store import Store
+
+KIND_GRAPH = f"pgvector(hnsw, m={HNSW_M})"
+KIND_EXACT = "pgvector(exact)"
+RESCORE_EXTRA = 16  # candidates asked of pgvector beyond k, rescored as faiss scores them (PgVectorIndex.search)
+
+
+def build_pg_index(store: Store, model_id: str) -> tuple[Manifest, bool]:
+    """Make the store's vector search what its size calls for (the graph past HNSW_THRESHOLD live
+    sections, none below it); (manifest, graph created now?). The caller holds the writer's lock."""
+    count = store.live_vector_count(model_id)
+    dim = int(store.get_meta("dim") or 0)
+    graph = count > HNSW_THRESHOLD
+    created = store.ensure_vector_graph(model_id, dim, graph, m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION)
+    return Manifest(model_id, dim, count, store.index_state(model_id), now_iso(), KIND_GRAPH if graph else KIND_EXACT), \
+        created
+
+
+def pg_manifest(store: Store, model_id: str | None) -> Manifest | None:
+    """The manifest of a PostgreSQL store's vector search, as it is now (None before any vector): the
+    database is the index, so it always holds what the store says (its state is the store's)."""
+    if not model_id:
+        return None
+    graph = store.vector_graph(model_id)
+    return Manifest(model_id, int(store.get_meta("dim") or 0), store.live_vector_count(model_id),
+                    store.index_state(model_id), now_iso(), KIND_GRAPH if graph else KIND_EXACT)
+
+
+class PgVectorIndex:
+    """VectorIndex's interface over pgvector."""
+
+    def __init__(self, store: Store, model_id: str):
+        self.store, self.model_id = store, model_id
+        self.found: IndexHealth = OK
+        self.rebuild = None
+        self._excluded: list[int] = []
+        self.graph = store.vector_graph(model_id)
+        self.manifest = Manifest(model_id, int(store.get_meta("dim") or 0), store.live_vector_count(model_id),
+                                 "", now_iso(), KIND_GRAPH if self.graph else KIND_EXACT)
+
+    @property
+    def index(self) -> Any:
+        return self  # what code that reads `.index.ntotal` sees
+
+    @property
+    def ntotal(self) -> int:
+        return self.manifest.count
+
+    def damage_note(self, index_dir: str | Path) -> str | None:
+        return None  # no file to damage
+
+    def exclude(self, keys: Any) -> None:
+        self._excluded = sorted({int(k) for k in keys})
+
+    def search(self, vectors: np.ndarray, k: int, ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, keys) as VectorIndex.search gives them. pgvector picks the candidates (RESCORE_EXTRA
+        more than `k`); their scores are computed as the faiss index of an SQLite store computes them
+        (a flat faiss index over the candidates, added by key as index._build adds them), so sections
+        whose scores differ in the last bits between pgvector's arithmetic and faiss's rank alike on
+        both backends."""
+        import faiss
+
+        n = len(vectors)
+        scores = np.zeros((n, k), dtype="float32")
+        keys = -np.ones((n, k), dtype="int64")
+        for i, q in enumerate(np.asarray(vectors, dtype="float32")):
+            hits = self.store.nearest_sections(self.model_id, self.manifest.dim, q, k + RESCORE_EXTRA,
+                                               exclude=self._excluded, graph=self.graph,
+                                               ef_search=ef_search or HNSW_EF_SEARCH)
+            if not hits:
+                continue
+            hits.sort(key=lambda h: h[0])
+            flat = faiss.IndexIDMap2(faiss.IndexFlatIP(len(hits[0][2])))
+            flat.add_with_ids(np.ascontiguousarray(np.stack([h[2] for h in hits])),
+                              np.array([h[0] for h in hits], dtype="int64"))
+            s, f = flat.search(np.ascontiguousarray(q[None, :]), min(k, len(hits)))
+            scores[i, :s.shape[1]], keys[i, :f.shape[1]] = s[0], f[0]
+        return scores, keys
+
+    def reconstruct(self, key: int) -> np.ndarray:
+        v = self.store.vector_of_key(self.model_id, key)
+        if v is None:
+            raise RuntimeError(f"no vector for section key {key}")
+        return np.asarray(v, dtype="float32")
+
+
+def load_vector_index(store: Store, index_dir: str | Path, model_id: str) -> Any:
+    """The index a guard searches: the verified faiss file of an SQLite store (rebuilt from the
+    store when it must be, VectorIndex.load), or the database's own search for a PostgreSQL store."""
+    from .index import VectorIndex
+
+    if store.url:
+        return PgVectorIndex(store, model_id)
+    return VectorIndex.load(store, index_dir, model_id)
+
+
+def build_vector_index(store: Store, index_dir: str | Path, model_id: str) -> tuple[Manifest, bool]:
+    """After a crawl: write the faiss index (index.build_index), or make the database's vector search
+    what the store's size calls for."""
+    from .index import build_index
+
+    if store.url:
+        return build_pg_index(store, model_id)
+    return build_index(store, index_dir, model_id)
