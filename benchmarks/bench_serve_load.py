@@ -9,6 +9,11 @@ keep-alive connection, plus one /health poller. Prints throughput, p50/p90/p99/m
     .venv/bin/python benchmarks/bench_serve_load.py                          # 200 clients, 30 s
     .venv/bin/python benchmarks/bench_serve_load.py --clients 200 --duration 60 --max-queue 64
     .venv/bin/python benchmarks/bench_serve_load.py --src /tmp/old           # the server of another tree
+    .venv/bin/python benchmarks/bench_serve_load.py --store auto --replicas 2  # 2 replicas, one PostgreSQL
+
+With --store (a postgresql:// URL, or "auto" for a PostgreSQL started here with pgserver) the index is
+that database, and --replicas N starts N servers on it: client i talks to replica i mod N, the /health
+poller to the first, and the CPU figures add up every replica's.
 
 A client that gets 503 waits as long as its Retry-After says (as a well-behaved client does), then
 carries on; `--ignore-retry-after` makes it retry at once. The clients speak minimal HTTP/1.1 over
@@ -68,21 +73,35 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")
 
 
-def build_index(work: Path, env: dict[str, str]) -> Path:
+def build_index(work: Path, env: dict[str, str], store: str | None = None) -> list[str]:
+    """sample_wiki crawled and checked into a new index directory, or into the PostgreSQL store `store`;
+    the options that name it (--index DIR or --store URL)."""
     wiki, index = work / "sample_wiki", work / "index"
     shutil.copytree(SAMPLE_WIKI, wiki)
+    where = ["--store", store] if store else ["--index", str(index)]
     started = time.monotonic()
-    run([sys.executable, "-m", "wikicheck", "crawl", str(wiki), "--index", str(index)], work, env)
-    run([sys.executable, "-m", "wikicheck", "check", "--index", str(index)], work, env)
+    run([sys.executable, "-m", "wikicheck", "crawl", str(wiki), *where], work, env)
+    run([sys.executable, "-m", "wikicheck", "check", *where], work, env)
     print(f"index: sample_wiki crawled and checked in {time.monotonic() - started:.1f} s", file=sys.stderr)
-    return index
+    return where
+
+
+def start_postgresql(work: Path) -> tuple[str, object]:
+    """A PostgreSQL with pgvector in `work` (pgserver) and a new database on it: (URL, server)."""
+    import pgserver
+    import psycopg
+
+    srv = pgserver.get_server(str(work / "pg"), cleanup_mode="stop")
+    with psycopg.connect(srv.get_uri(), autocommit=True) as c:
+        c.execute("create database bench")
+    return srv.get_uri().replace("/postgres?", "/bench?", 1), srv
 
 
 class Server:
     """`python -m wikicheck serve --port 0` as a child process; its stderr is kept (and drained)."""
 
-    def __init__(self, index: Path, cwd: Path, env: dict[str, str], max_queue: int | None):
-        cmd = [sys.executable, "-m", "wikicheck", "serve", "--index", str(index), "--port", "0"]
+    def __init__(self, where: list[str], cwd: Path, env: dict[str, str], max_queue: int | None):
+        cmd = [sys.executable, "-m", "wikicheck", "serve", *where, "--port", "0"]
         if max_queue is not None:
             cmd += ["--max-queue", str(max_queue)]
         self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -198,13 +217,13 @@ async def health_poller(host: str, port: int, interval: float, end: float, warm:
     conn.close()
 
 
-async def load(host: str, port: int, args: argparse.Namespace, queries: list[str]) -> tuple[Tally, float]:
+async def load(addresses: list[tuple[str, int]], args: argparse.Namespace, queries: list[str]) -> tuple[Tally, float]:
     tally = Tally()
     start = time.monotonic()
     warm, end = start + args.warmup, start + args.warmup + args.duration
     await asyncio.gather(
-        health_poller(host, port, args.health_interval, end, warm, tally),
-        *(client(host, port, queries, i, end, warm, tally, not args.ignore_retry_after)
+        health_poller(*addresses[0], args.health_interval, end, warm, tally),
+        *(client(*addresses[i % len(addresses)], queries, i, end, warm, tally, not args.ignore_retry_after)
           for i in range(args.clients)))
     return tally, args.duration
 
@@ -227,7 +246,9 @@ def report(tally: Tally, seconds: float, args: argparse.Namespace, wall: float, 
     codes.update({f"/health {s}": len(v) for s, v in tally.health.items()})
     retry = "clients retry at once after a 503" if args.ignore_retry_after else "clients wait Retry-After after a 503"
     lines = [
-        (f"{args.clients} clients + 1 /health poller (every {args.health_interval * 1000:.0f} ms), {seconds:.0f} s "
+        (f"{args.replicas} replica{'s' * (args.replicas != 1)} of `wikicheck serve` "
+         f"({'PostgreSQL store' if args.store else 'index directory'}); "
+         f"{args.clients} clients + 1 /health poller (every {args.health_interval * 1000:.0f} ms), {seconds:.0f} s "
          f"measured after {args.warmup:.0f} s of warm-up; max-queue {args.max_queue or 'default'}; {retry}"),
         "",
         *rows,
@@ -260,28 +281,41 @@ def main() -> None:
     ap.add_argument("--index", type=Path, help="an index to serve instead of crawling sample_wiki")
     ap.add_argument("--src", type=Path, help="run the server from this source tree (e.g. `git archive` of a commit)")
     ap.add_argument("--json-out", type=Path)
+    ap.add_argument("--store", help="serve a PostgreSQL store: its URL, or auto (a pgserver started here)")
+    ap.add_argument("--replicas", type=int, default=1, help="servers on the one store (with --store)")
     args = ap.parse_args()
+    if args.replicas > 1 and not args.store:
+        ap.error("--replicas needs --store: replicas share a PostgreSQL store")
 
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
     env.pop("WIKICHECK_TOKEN", None)
     with tempfile.TemporaryDirectory(prefix="wikicheck-bench-serve-") as tmp:
         work = Path(tmp)
-        index = args.index or build_index(work, env)
+        pg = None
+        store = args.store
+        if store == "auto":
+            store, pg = start_postgresql(work)
         if args.src:
             env["PYTHONPATH"] = f"{args.src.resolve()}{os.pathsep}{env.get('PYTHONPATH', '')}"
-        server = Server(index, work, env, args.max_queue)
+        where = ["--index", str(args.index)] if args.index else build_index(work, env, store)
+        servers = [Server(where, work, env, args.max_queue) for _ in range(args.replicas)]
+        server = servers[0]
         try:
-            host, port = server.wait_ready()
-            print(f"server: http://{host}:{port} (pid {server.proc.pid})", file=sys.stderr)
+            addresses = [s.wait_ready() for s in servers]
+            for (host, port), s in zip(addresses, servers):
+                print(f"server: http://{host}:{port} (pid {s.proc.pid})", file=sys.stderr)
             queries = queries_from(SAMPLE_WIKI, 500)
-            cpu0, self0, all0, t0 = (server.cpu_seconds(), resource.getrusage(resource.RUSAGE_SELF),
+            cpu0, self0, all0, t0 = (sum(s.cpu_seconds() for s in servers), resource.getrusage(resource.RUSAGE_SELF),
                                      busy_cpu_seconds(), time.monotonic())
-            tally, seconds = asyncio.run(load(host, port, args, queries))
+            tally, seconds = asyncio.run(load(addresses, args, queries))
             self1, all1, wall = resource.getrusage(resource.RUSAGE_SELF), busy_cpu_seconds(), time.monotonic() - t0
-            server_cpu = server.cpu_seconds() - cpu0
-            rss, peak = server.memory_mb()
+            server_cpu = sum(s.cpu_seconds() for s in servers) - cpu0
+            rss, peak = (sum(x) for x in zip(*(s.memory_mb() for s in servers)))
         finally:
-            server.stop()
+            for s in servers:
+                s.stop()
+            if pg is not None:
+                pg.cleanup()  # type: ignore[attr-defined]
     client_cpu = (self1.ru_utime - self0.ru_utime) + (self1.ru_stime - self0.ru_stime)
     others = max(0.0, all1 - all0 - server_cpu - client_cpu)
     print(report(tally, seconds, args, wall, server_cpu, client_cpu, others))
@@ -291,7 +325,8 @@ def main() -> None:
         print(f"server log, {len(trouble)} lines other than INFO (first 20):", *trouble[:20], sep="\n", file=sys.stderr)
     if args.json_out:
         args.json_out.write_text(json.dumps({
-            "clients": args.clients, "seconds": seconds, "max_queue": args.max_queue,
+            "clients": args.clients, "seconds": seconds, "max_queue": args.max_queue, "replicas": args.replicas,
+            "store": "postgresql" if args.store else "sqlite",
             "search_ms": {s: sorted(x * 1000 for x in v) for s, v in tally.search.items()},
             "health_ms": {s: sorted(x * 1000 for x in v) for s, v in tally.health.items()},
             "errors": dict(tally.errors), "retry_after": dict(tally.retry_after),

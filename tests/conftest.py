@@ -112,6 +112,16 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return Store.open(request.getfixturevalue("pg_url"), create=True)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a new store goes, on each backend: an index directory in tmp, and the URL of a new
+    database on a real PostgreSQL (what crawl, check and Store.open take alike)."""
+    if request.param == "sqlite":
+        return tmp_path / "idx"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     """Where a file store goes (not created yet)."""

@@ -1,5 +1,6 @@
 """The claim cache (#14): a recorded check keeps the claims it extracted, by text hash, and the next
-check reads them instead of extracting them again, with the same findings. Real git repos, real SQLite."""
+check reads them instead of extracting them again, with the same findings. Real git repos, on both
+store backends (an SQLite file, a real PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ def _fingerprints(res) -> list[tuple[str, str, str]]:
     return sorted((f.fingerprint, f.kind, f.message) for f in res.findings)
 
 
-def test_a_recorded_check_caches_claims_and_the_next_one_extracts_none(git_repo, tmp_path, counted):
+def test_a_recorded_check_caches_claims_and_the_next_one_extracts_none(git_repo, any_location, counted):
     repo, _ = copy_repo(git_repo)
-    idx = tmp_path / "idx"
+    idx = any_location
     first = crawl_check(repo, idx, NO_AGE_RULES, record=True)
     extracted = list(counted)
     assert extracted and any(f.rule == "WC203" for f in first.findings)
@@ -53,16 +54,16 @@ def test_a_recorded_check_caches_claims_and_the_next_one_extracts_none(git_repo,
     assert _rows(idx) == rows
 
 
-def test_a_check_that_records_nothing_writes_no_claims(git_repo, tmp_path, counted):
+def test_a_check_that_records_nothing_writes_no_claims(git_repo, any_location, counted):
     repo, _ = copy_repo(git_repo)
-    idx = tmp_path / "idx"
+    idx = any_location
     crawl_check(repo, idx, NO_AGE_RULES, record=False)
     assert counted and _rows(idx) == {}
 
 
-def test_claims_of_another_extractor_are_not_used_and_are_replaced(git_repo, tmp_path, counted, monkeypatch):
+def test_claims_of_another_extractor_are_not_used_and_are_replaced(git_repo, any_location, counted, monkeypatch):
     repo, _ = copy_repo(git_repo)
-    idx = tmp_path / "idx"
+    idx = any_location
     first = crawl_check(repo, idx, NO_AGE_RULES, record=True)
     n = len(counted)
     with Store.open(idx) as st:  # as an earlier version of the extraction code left them: other claims
@@ -74,12 +75,12 @@ def test_claims_of_another_extractor_are_not_used_and_are_replaced(git_repo, tmp
     assert {e for e, _ in _rows(idx).values()} == {EXTRACTOR}
 
 
-def test_only_new_texts_are_extracted_after_an_edit(git_repo, tmp_path, counted):
+def test_only_new_texts_are_extracted_after_an_edit(git_repo, any_location, counted):
     from helpers import commit
     from rules.helpers import CANON, CANON_2024
 
     repo, _ = copy_repo(git_repo)
-    idx = tmp_path / "idx"
+    idx = any_location
     crawl_check(repo, idx, NO_AGE_RULES, record=True)
     cached = set(_rows(idx))
     counted.clear()
@@ -102,12 +103,12 @@ def test_the_extractor_names_this_code_and_claims_survive_json():
     assert text_hash(text) == text_hash(str(text)) != text_hash(text + " ")
 
 
-def test_a_text_with_a_lone_surrogate_is_cached_and_read_back(tmp_path):
+def test_a_text_with_a_lone_surrogate_is_cached_and_read_back(any_store):
     """Claims are stored as ASCII JSON: a lone surrogate (which UTF-8 cannot hold) round-trips."""
     text = "Run `kubectl rollout restart deploy/api-\ud800` on host db-01.acme.internal"
     got = extract_claims(text)
     assert any("\ud800" in c.value for c in got)
-    with Store.open(tmp_path / "idx", create=True) as st:
+    with any_store as st:
         st.put_claims(EXTRACTOR, {text_hash(text): claims_to_json(got)})
         back = st.cached_claims(EXTRACTOR)
     assert claims_from_json(back[text_hash(text)]) == got

@@ -129,3 +129,55 @@ def test_killed_twice_then_finished_by_the_cli(big_repo, clean, tmp_path):
     again = crawl([str(big_repo)], index, embedder=HashEmbedder(64))
     assert (again.sections_new, again.sections_changed, again.sections_embedded, again.versions_added) == (0, 0, 0, 0)
     assert again.history_events == 0 and again.index_rebuilt is False
+
+
+# --------------------------------------------------------------------------- a PostgreSQL store (#15)
+
+
+def pg_count(url: str, sql: str) -> int:
+    """A count from the PostgreSQL store a crawl is writing; 0 before its tables exist."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            return int(conn.execute(sql).fetchone()[0])
+    except psycopg.Error:
+        return 0
+
+
+@pytest.mark.parametrize("what, n", [("versions", 200), ("documents", 40), ("embeddings", 1)])
+def test_killed_crawl_of_a_postgresql_store_resumes_to_the_clean_result(big_repo, clean, tmp_path, pg_url, what, n):
+    """The same kill points on a PostgreSQL store: the server rolls back the dead session's open
+    transaction and releases its lock; the next crawl takes over and gets the clean crawl's store."""
+    from wikicheck.index_pg import pg_manifest
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIKICHECK_")}
+    with open(tmp_path / "crawl.err", "ab") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wikicheck", "crawl", str(big_repo), "--store", pg_url, "--model", MODEL, "--quiet"],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    deadline = time.monotonic() + 120
+    while pg_count(pg_url, TRIGGERS[what]) < n:
+        if proc.poll() is not None:
+            pytest.fail(f"the crawl ended (exit {proc.returncode}) before {what} reached {n}: "
+                        + (tmp_path / "crawl.err").read_text())
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"{what} never reached {n}")
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL, "the crawl had already finished when it was killed"
+    resumed = crawl([str(big_repo)], pg_url, embedder=HashEmbedder(64))
+    assert resumed.warnings == []
+    got = snapshot(pg_url)  # type: ignore[arg-type]
+    assert (got.live, got.removed, got.documents) == (clean.live, clean.removed, clean.documents)
+    assert Counter(got.versions) == Counter(clean.versions)
+    assert got.last_commit == clean.last_commit
+    with Store.open(pg_url) as st:
+        assert [r[0] for r in st.db.execute("select status from crawls order by id")] == ["killed", "ok"]
+        missing = st.db.execute("select count(*) from sections s where s.removed_at is null and not exists (select 1 "
+                                "from embeddings e where e.content_hash = s.content_hash and e.model_id = ?)",
+                                [MODEL]).fetchone()[0]
+        assert missing == 0
+        manifest = pg_manifest(st, MODEL)
+        assert manifest is not None and manifest.count == len(clean.live)

@@ -164,6 +164,12 @@ class PgConn:
         if self.in_transaction:
             self.raw.execute("rollback")
 
+    def commit(self) -> None:
+        """As sqlite3's: commit what a statement outside a transaction block began (in autocommit,
+        there is nothing to commit unless BEGIN was sent by hand)."""
+        if self.in_transaction:
+            self.raw.execute("commit")
+
     def transaction(self) -> Any:
         return self.raw.transaction()
 
