@@ -1,6 +1,7 @@
 """SQLite + faiss against PostgreSQL + pgvector (#15), on the same store, in the same run.
 
     python benchmarks/bench_store_backends.py SQLITE_INDEX [--pg-dir DIR] [--queries 300] [--check]
+    python benchmarks/bench_store_backends.py --crawl-repo REPO [--rounds 2]
 
 SQLITE_INDEX is a crawled or synthetic index (benchmarks/synth.py makes 100k sections from a crawl).
 Its store is copied row by row into a fresh PostgreSQL database (a pgserver one in --pg-dir, started
@@ -11,7 +12,13 @@ here), and then, alternating the two backends:
   (stored vectors with noise, normalised);
 - recall@10 of each against exact search (numpy over every live vector);
 - with --check: `run_checks` on each store (the check reads the vectors into an in-memory faiss
-  index for PostgreSQL), seconds and findings fingerprints compared.
+  index for PostgreSQL), seconds and findings fingerprints compared; then the guard's search
+  (`Guard.search_vectors`, k = 5, policy block: vector search, the rows of the hits, verdicts and
+  the newer section of a blocked one, no exposure recorded) p50 / p99 on each, over the same queries.
+With --crawl-repo (a git repository, e.g. `../shared/bench/make-repo real/openshift-runbooks.bundle`):
+a full crawl of it (history import, pages, vectors from the deterministic test embedder, so that the
+store's work is what is measured, not the model's) into a fresh store of each backend, then a
+re-crawl with nothing changed, alternating the backends for --rounds rounds.
 Prints one JSON object; docs/benchmarks.md has the table.
 """
 
@@ -79,12 +86,67 @@ def latency(fn, queries: np.ndarray) -> dict[str, float]:
             "mean_ms": round(float(ms.mean()), 2)}
 
 
+def new_database(admin: str) -> str:
+    import psycopg
+
+    name = "bench_" + hashlib.sha1(str(time.perf_counter_ns()).encode()).hexdigest()[:8]
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f"create database {name}")
+    return admin.replace("/postgres?", f"/{name}?", 1)
+
+
+def make_folder_wiki(root: Path, sections: int, seed: int = 5) -> Path:
+    """A folder of markdown pages with `sections` sections in all (ten a page), varied words,
+    commands and hosts, for a crawl of that size."""
+    import random
+
+    rnd = random.Random(seed)
+    words = ("restart drain rotate check verify replica primary pooler cache queue consumer lag shard index node pod "
+             "deploy rollback token secret certificate volume snapshot backup restore failover alert page").split()
+    for p in range(max(1, sections // 10)):
+        folder = root / f"team{p % 40}"
+        folder.mkdir(parents=True, exist_ok=True)
+        body = [f"# Runbook {p}: {rnd.choice(words)} {rnd.choice(words)}\n"]
+        for s in range(9):
+            text = " ".join(rnd.choice(words) for _ in range(rnd.randint(12, 40)))
+            body.append(f"## Step {s}: {rnd.choice(words)}\n\n{text}.\n\n```\nkubectl -n ns{p % 13} "
+                        f"{rnd.choice(words)} deploy/app{rnd.randint(0, 999)} --host db-{rnd.randint(0, 99)}.acme.internal\n```\n")
+        (folder / f"runbook-{p}.md").write_text("\n".join(body), encoding="utf-8")
+    return root
+
+
+def crawl_rounds(repo: str, admin: str, rounds: int) -> dict[str, list[dict[str, float]]]:
+    """Full crawl and nothing-changed re-crawl of `repo` into a fresh store of each backend, alternating."""
+    from wikicheck.crawl import crawl
+    from wikicheck.embed import get_embedder
+
+    emb = get_embedder("test-hash-384")
+    out: dict[str, list[dict[str, float]]] = {"sqlite": [], "postgresql": []}
+    for _ in range(rounds):
+        for backend in ("sqlite", "postgresql"):
+            where = new_database(admin) if backend == "postgresql" else str(Path(tempfile.mkdtemp()) / "idx")
+            t = time.perf_counter()
+            s = crawl([repo], where, embedder=emb)
+            full = time.perf_counter() - t
+            t = time.perf_counter()
+            again = crawl([repo], where, embedder=emb)
+            out[backend].append({"full_s": round(full, 2), "recrawl_s": round(time.perf_counter() - t, 2),
+                                 "sections": s.sections_new, "versions": s.versions_added,
+                                 "timings": {k: round(v, 2) for k, v in s.timings.items()},
+                                 "recrawl_embedded": again.sections_embedded})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("index")
+    ap.add_argument("index", nargs="?")
     ap.add_argument("--pg-dir", default=None)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--crawl-repo", default=None)
+    ap.add_argument("--crawl-folder-sections", type=int, default=0,
+                    help="crawl a generated folder wiki of this many sections instead of --crawl-repo")
+    ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
     import pgserver
     import psycopg
@@ -92,10 +154,18 @@ def main() -> None:
     pg_dir = args.pg_dir or tempfile.mkdtemp(prefix="wc-pg-")
     srv = pgserver.get_server(pg_dir, cleanup_mode="stop")
     admin = srv.get_uri()
-    name = "bench_" + hashlib.sha1(str(time.time()).encode()).hexdigest()[:8]
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(f"create database {name}")
-    url = admin.replace("/postgres?", f"/{name}?", 1)
+    if args.crawl_folder_sections:
+        args.crawl_repo = str(make_folder_wiki(Path(tempfile.mkdtemp()) / "wiki", args.crawl_folder_sections))
+    if args.crawl_repo:
+        try:
+            print(json.dumps({"crawl": crawl_rounds(args.crawl_repo, admin, args.rounds)}, indent=2))
+        finally:
+            srv.cleanup()
+        if not args.index:
+            return
+        srv = pgserver.get_server(pg_dir, cleanup_mode="stop")
+    url = new_database(admin)
+    name = url.split("/")[-1].split("?")[0]
     result: dict[str, object] = {"index": args.index}
     try:
         Store.open(url, create=True).close()
@@ -146,6 +216,23 @@ def main() -> None:
                 checks[label] = {"seconds": round(time.perf_counter() - t, 2), "findings": len(fps),
                                  "fingerprints": hashlib.sha1("".join(fps).encode()).hexdigest()[:16]}
             result["check"] = checks
+            from wikicheck.embed import get_embedder
+            from wikicheck.guard import Guard, GuardConfig
+
+            emb = get_embedder(model)
+            guards = {label: Guard(where, embedder=emb, config=GuardConfig(record_events=False))
+                      for label, where in (("sqlite", args.index), ("postgresql", url))}
+            glat: dict[str, list[dict[str, float]]] = {"sqlite": [], "postgresql": []}
+            for part in (queries[:half], queries[half:]):
+                for label, g in guards.items():
+                    glat[label].append(latency(lambda q, g=g: g.search_vectors(q, 5), part))  # type: ignore[misc]
+            same = sum(
+                [r.section["id"] for r in a] == [r.section["id"] for r in b]
+                for a, b in zip(guards["sqlite"].search_vectors(queries, 5), guards["postgresql"].search_vectors(queries, 5)))
+            result["guard_latency"] = glat
+            result["guard_same_results"] = f"{same} of {len(queries)}"
+            for g in guards.values():
+                g.close()
         lite.close()
         pg.close()
     finally:

@@ -150,6 +150,7 @@ def test_cli_store_options(cli, pg_url, tmp_path):
 def test_translate_leaves_literals_alone():
     assert translate("select [a] from t where x = ? and y like 'a?%' and z = \"q?\"") == \
         "select \"a\" from t where x = %s and y like 'a?%%' and z = \"q?\""
+    assert translate("select * from unnest(?::vector[]) as q(v)") == "select * from unnest(%s::vector[]) as q(v)"
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -279,10 +280,11 @@ def test_past_the_threshold_the_guard_searches_an_hnsw_graph_that_finds_the_exac
         recall = np.mean([len(set(k_exact[i]) & set(k_graph[i])) / 10 for i in range(len(queries))])
         assert recall >= 0.95, recall
         assert np.allclose(s_exact[:, 0], s_graph[:, 0], atol=1e-5)
-        plan = "\n".join(r[0] for r in st.db.execute(
-            "explain select content_hash from embeddings where model_id = 'm' "
-            "order by (vector::vector(32)) <#> ?::vector(32) limit 10", [queries[0]]))
-        assert "idx_embeddings_hnsw_" in plan  # the graph answers, not a scan
+        from pgvector import Vector
+
+        plan = "\n".join(r[0] for r in st.db.execute(  # the statement the guard sends for a batch of queries
+            "explain " + st.graph_sql("m", 32), [[Vector(q) for q in queries[:3]], 36, []]))
+        assert "idx_embeddings_hnsw_" in plan, plan  # the graph answers, not a scan
         # below the threshold again (sections removed): back to exact search, the graph dropped
         monkeypatch.setattr(index_pg, "HNSW_THRESHOLD", 10_000)
         _, created = build_pg_index(st, "m")

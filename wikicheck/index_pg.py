@@ -70,28 +70,31 @@ class PgVectorIndex:
         self._excluded = sorted({int(k) for k in keys})
 
     def search(self, vectors: np.ndarray, k: int, ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, keys) as VectorIndex.search gives them. pgvector picks the candidates (RESCORE_EXTRA
-        more than `k`); their scores are computed as the faiss index of an SQLite store computes them
-        (a flat faiss index over the candidates, added by key as index._build adds them), so sections
-        whose scores differ in the last bits between pgvector's arithmetic and faiss's rank alike on
-        both backends."""
+        """(scores, keys) as VectorIndex.search gives them. pgvector picks each query's candidates
+        (RESCORE_EXTRA more than `k`); the batch is then scored as the flat faiss index of an SQLite
+        store scores it: one faiss search of all the queries over the candidates of all of them, added
+        by key as index._build adds them. So sections whose scores differ in the last bits between
+        pgvector's arithmetic and faiss's rank alike on both backends, and the batch costs one faiss
+        call. A query may so find another query's candidate: a live section, nearer than its own last."""
         import faiss
 
-        n = len(vectors)
+        x = np.ascontiguousarray(vectors, dtype="float32")
+        n = len(x)
         scores = np.zeros((n, k), dtype="float32")
         keys = -np.ones((n, k), dtype="int64")
-        for i, q in enumerate(np.asarray(vectors, dtype="float32")):
-            hits = self.store.nearest_sections(self.model_id, self.manifest.dim, q, k + RESCORE_EXTRA,
-                                               exclude=self._excluded, graph=self.graph,
-                                               ef_search=ef_search or HNSW_EF_SEARCH)
-            if not hits:
-                continue
-            hits.sort(key=lambda h: h[0])
-            flat = faiss.IndexIDMap2(faiss.IndexFlatIP(len(hits[0][2])))
-            flat.add_with_ids(np.ascontiguousarray(np.stack([h[2] for h in hits])),
-                              np.array([h[0] for h in hits], dtype="int64"))
-            s, f = flat.search(np.ascontiguousarray(q[None, :]), min(k, len(hits)))
-            scores[i, :s.shape[1]], keys[i, :f.shape[1]] = s[0], f[0]
+        found: dict[int, np.ndarray] = {}
+        for hits in self.store.nearest_sections(self.model_id, self.manifest.dim, x, k + RESCORE_EXTRA,
+                                                exclude=self._excluded, graph=self.graph,
+                                                ef_search=ef_search or HNSW_EF_SEARCH):
+            for key, _, vec in hits:
+                found[key] = vec
+        if not found:
+            return scores, keys
+        order = sorted(found)
+        flat = faiss.IndexIDMap2(faiss.IndexFlatIP(len(found[order[0]])))
+        flat.add_with_ids(np.ascontiguousarray(np.stack([found[key] for key in order])), np.array(order, dtype="int64"))
+        s, f = flat.search(x, min(k, len(order)))
+        scores[:, :s.shape[1]], keys[:, :f.shape[1]] = s, f
         return scores, keys
 
     def reconstruct(self, key: int) -> np.ndarray:

@@ -21,6 +21,12 @@ class StorePart:
     db: Database
     dialect: str  # "sqlite" | "postgresql": where a statement must differ, it says so
 
+    def vector_rows(self, sql: str, params: list[Any]) -> Any:
+        """`db.execute` for a statement that returns vectors: in binary on PostgreSQL (pg.PgConn.execute)."""
+        if self.dialect == "postgresql":
+            return self.db.conn.execute(sql, params, binary=True)  # type: ignore[call-arg]
+        return self.db.execute(sql, params)
+
     if TYPE_CHECKING:
         def transaction(self) -> AbstractContextManager[None]: ...
 

@@ -45,7 +45,7 @@ class EmbeddingsPart(StorePart):
 
     def live_vectors(self, model_id: str) -> tuple[np.ndarray, np.ndarray]:
         """(keys, vectors) of every live section that has a vector for this model."""
-        rows = self.db.execute(
+        rows = self.vector_rows(
             """select s.key, e.vector from sections s join embeddings e
                on e.content_hash = s.content_hash and e.model_id = ?
                where s.removed_at is null order by s.key""",
@@ -62,7 +62,7 @@ class EmbeddingsPart(StorePart):
         for i in range(0, len(hashes), 500):
             chunk = hashes[i:i + 500]
             q = ",".join("?" * len(chunk))
-            for h, v in self.db.execute(
+            for h, v in self.vector_rows(
                 f"select content_hash, vector from embeddings where model_id = ? and content_hash in ({q})",
                 [model_id, *chunk]):
                 out[h] = np.frombuffer(_bytes(v), dtype="<f4")
@@ -91,7 +91,7 @@ class EmbeddingsPart(StorePart):
         out: dict[int, np.ndarray] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
-            rows = self.db.execute(
+            rows = self.vector_rows(
                 f"""select s.key, e.vector from sections s join embeddings e
                     on e.content_hash = s.content_hash and e.model_id = ?
                     where s.key in ({",".join("?" * len(chunk))})""", [model_id, *chunk])

@@ -47,7 +47,7 @@ def redact(url: str) -> str:
 @functools.lru_cache(maxsize=512)
 def translate(sql: str) -> str:
     """SQLite's parameter style and quoting to psycopg's: `?` -> `%s`, `%` -> `%%`, `[name]` ->
-    `"name"`, outside string literals (which stay as they are, but for `%`)."""
+    `"name"` (`[]`, an array type, stays), outside string literals (which stay as they are, but for `%`)."""
     out: list[str] = []
     i, n = 0, len(sql)
     while i < n:
@@ -68,6 +68,9 @@ def translate(sql: str) -> str:
             out.append("%s")
         elif c == "%":
             out.append("%%")
+        elif c == "[" and sql.startswith("[]", i):  # an array type (vector[]), not a quoted name
+            out.append("[]")
+            i += 1
         elif c == "[":
             j = sql.index("]", i)
             out.append('"' + sql[i + 1:j] + '"')
@@ -140,8 +143,10 @@ class PgConn:
     def __init__(self, raw: Any):
         self.raw = raw
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
-        return PgCursor(self.raw.execute(translate(sql), params if params else None))
+    def execute(self, sql: str, params: Sequence[Any] | None = None, *, binary: bool = False) -> PgCursor:
+        """`binary`: results in PostgreSQL's binary format, which pgvector's loader turns into an array
+        at once (its text format is parsed number by number in Python: most of a search's time)."""
+        return PgCursor(self.raw.execute(translate(sql), params if params else None, binary=binary))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)

@@ -19,6 +19,7 @@ import numpy as np
 from ._base import StorePart
 
 GRAPH_MAX_CANDIDATES = 1000  # pgvector's largest hnsw.ef_search
+GRAPH_BUILD_MEMORY = "2GB"  # maintenance_work_mem while the graph is built (~1.5 KB a vector of 384 dims with m=32)
 
 
 def graph_name(model_id: str) -> str:
@@ -42,52 +43,74 @@ class VectorSearchPart(StorePart):
         name = graph_name(model_id)
         has = self.vector_graph(model_id)
         if graph and not has:
-            self.db.execute(
-                f"create index if not exists {name} on embeddings using hnsw ((vector::vector({int(dim)})) vector_ip_ops) "
-                f"with (m = {int(m)}, ef_construction = {int(ef_construction)}) where model_id = {self._literal(model_id)}")
+            with self.transaction():
+                # the graph is built fast while it fits in maintenance_work_mem (64 MB by default: at 100k x 384
+                # dims it does not, and the build slows down many times); for this build only
+                self.db.execute(f"set local maintenance_work_mem = '{GRAPH_BUILD_MEMORY}'")
+                self.db.execute(
+                    f"create index if not exists {name} on embeddings using hnsw ((vector::vector({int(dim)})) "
+                    f"vector_ip_ops) with (m = {int(m)}, ef_construction = {int(ef_construction)}) "
+                    f"where model_id = {self._literal(model_id)}")
             self.db.execute("analyze embeddings")  # the planner's row counts: a fresh table looks empty to it
             return True
         if not graph and has:
             self.db.execute(f"drop index if exists {name}")
         return False
 
-    def nearest_sections(self, model_id: str, dim: int, query: np.ndarray, k: int, *, exclude: list[int],
-                         graph: bool, ef_search: int) -> list[tuple[int, float, np.ndarray]]:
-        """The `k` live sections nearest to `query` by inner product: [(key, score, vector)], best first.
+    def nearest_sections(self, model_id: str, dim: int, queries: np.ndarray, k: int, *, exclude: list[int],
+                         graph: bool, ef_search: int) -> list[list[tuple[int, float, np.ndarray]]]:
+        """For each query, the `k` live sections nearest to it by inner product: [(key, score, vector)],
+        best first. One statement for the whole batch (a LATERAL search per query), not one per query.
 
         With `graph`, the HNSW graph gives the nearest vectors of the model (each a distinct text), and
         they are joined to the live sections with that text. Removed sections keep their vectors, so it
-        is asked for more than `k`, and for four times as many while fewer than `k` live sections come
-        back, up to GRAPH_MAX_CANDIDATES (pgvector's largest ef_search); past that the search is exact."""
-        q = np.asarray(query, dtype="float32")
-        model = self._literal(model_id)
-        excl = [int(x) for x in exclude]
+        is asked for more than `k`, and for four times as many for the queries that got fewer than `k`
+        live sections, up to GRAPH_MAX_CANDIDATES (pgvector's largest ef_search); past that, exact."""
+        x = np.asarray(queries, dtype="float32")
+        excl = [int(v) for v in exclude]
+        out: list[list[tuple[int, float, np.ndarray]] | None] = [None] * len(x)
+        todo = list(range(len(x)))
         want = int(k) * 2 + len(excl) + 16
-        while graph and want <= GRAPH_MAX_CANDIDATES:
-            found = self._graph_candidates(model, dim, q, want, excl, k, ef_search)
-            if len(found) >= k:
-                return found
+        while graph and todo and want <= GRAPH_MAX_CANDIDATES:
+            with self.transaction():
+                self.db.execute(f"set local hnsw.ef_search = {max(int(ef_search), min(want, GRAPH_MAX_CANDIDATES))}")
+                got = self._batch(self.graph_sql(model_id, dim), x[todo], [want, excl], k)
+            for i, hits in zip(todo, got):
+                if len(hits) >= k:
+                    out[i] = hits
+            todo = [i for i in todo if out[i] is None]
             want *= 4
-        rows = self.db.execute(
-            "select s.key, e.vector <#> ? as d, e.vector from sections s join embeddings e "
-            f"on e.content_hash = s.content_hash and e.model_id = {model} "
-            "where s.removed_at is null and not (s.key = any(?)) order by d, s.key limit ?",
-            [q, excl, int(k)]).fetchall()
-        return [(int(key), -float(d), _array(v)) for key, d, v in rows]
+        if todo:
+            for i, hits in zip(todo, self._batch(self.exact_sql(model_id), x[todo], [excl, int(k)], k)):
+                out[i] = hits
+        return [hits or [] for hits in out]
 
-    def _graph_candidates(self, model: str, dim: int, q: np.ndarray, want: int, excl: list[int], k: int,
-                          ef_search: int) -> list[tuple[int, float, np.ndarray]]:
-        expr = f"(vector::vector({int(dim)}))"
-        with self.transaction():
-            self.db.execute(f"set local hnsw.ef_search = {max(int(ef_search), min(want, GRAPH_MAX_CANDIDATES))}")
-            rows = self.db.execute(
-                f"select s.key, h.d, h.vector from (select content_hash, vector, {expr} <#> ?::vector({int(dim)}) as d "
-                "from embeddings "
-                f"where model_id = {model} order by {expr} <#> ?::vector({int(dim)}) limit ?) h "
+    def exact_sql(self, model_id: str) -> str:
+        """Exact search of a batch of queries (?: the queries, the keys left out, k)."""
+        return ("select q.i, c.key, c.d, c.vector from unnest(?::vector[]) with ordinality as q(v, i) "
+                "cross join lateral (select s.key, e.vector <#> q.v as d, e.vector from sections s join embeddings e "
+                f"on e.content_hash = s.content_hash and e.model_id = {self._literal(model_id)} "
+                "where s.removed_at is null and not (s.key = any(?)) order by d, s.key limit ?) c order by q.i, c.d, c.key")
+
+    def graph_sql(self, model_id: str, dim: int) -> str:
+        """Search of a batch of queries through the model's HNSW graph (?: the queries, the candidates
+        per query, the keys left out). The ORDER BY is the graph's expression, so the graph answers."""
+        expr, typ = f"(vector::vector({int(dim)}))", f"vector({int(dim)})"
+        return ("select q.i, s.key, h.d, h.vector from unnest(?::vector[]) with ordinality as q(v, i) "
+                f"cross join lateral (select content_hash, vector, {expr} <#> q.v::{typ} as d from embeddings "
+                f"where model_id = {self._literal(model_id)} order by {expr} <#> q.v::{typ} limit ?) h "
                 "join sections s on s.content_hash = h.content_hash "
-                "where s.removed_at is null and not (s.key = any(?)) order by h.d, s.key limit ?",
-                [q, q, want, excl, int(k)]).fetchall()
-        return [(int(key), -float(d), _array(v)) for key, d, v in rows]
+                "where s.removed_at is null and not (s.key = any(?)) order by q.i, h.d, s.key")
+
+    def _batch(self, sql: str, x: np.ndarray, params: list[Any], k: int) -> list[list[tuple[int, float, np.ndarray]]]:
+        from pgvector import Vector
+
+        out: list[list[tuple[int, float, np.ndarray]]] = [[] for _ in range(len(x))]
+        for i, key, d, v in self.vector_rows(sql, [[Vector(q) for q in x], *params]):
+            hits = out[int(i) - 1]
+            if len(hits) < k:
+                hits.append((int(key), -float(d), _array(v)))
+        return out
 
     def live_vector_count(self, model_id: str) -> int:
         """How many live sections have a vector of this model (what an index of them holds)."""
