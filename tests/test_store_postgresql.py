@@ -280,10 +280,17 @@ def test_past_the_threshold_the_guard_searches_an_hnsw_graph_that_finds_the_exac
         recall = np.mean([len(set(k_exact[i]) & set(k_graph[i])) / 10 for i in range(len(queries))])
         assert recall >= 0.95, recall
         assert np.allclose(s_exact[:, 0], s_graph[:, 0], atol=1e-5)
+        # left-out keys (the guard's sections without text) never come back, and k still do
+        left_out = sorted({int(key) for key in k_exact[:, :3].ravel()})
+        for index in (exact, graph):
+            index.exclude(left_out)
+            _, got = index.search(queries, 10)
+            assert not set(got.ravel().tolist()) & set(left_out) and (got >= 0).all()
+            index.exclude([])
         from pgvector import Vector
 
         plan = "\n".join(r[0] for r in st.db.execute(  # the statement the guard sends for a batch of queries
-            "explain " + st.graph_sql("m", 32), [[Vector(q) for q in queries[:3]], 36, []]))
+            "explain " + st.graph_sql("m", 32), [[Vector(q) for q in queries[:3]], 36]))
         assert "idx_embeddings_hnsw_" in plan, plan  # the graph answers, not a scan
         # below the threshold again (sections removed): back to exact search, the graph dropped
         monkeypatch.setattr(index_pg, "HNSW_THRESHOLD", 10_000)

@@ -59,56 +59,67 @@ class VectorSearchPart(StorePart):
 
     def nearest_sections(self, model_id: str, dim: int, queries: np.ndarray, k: int, *, exclude: list[int],
                          graph: bool, ef_search: int) -> list[list[tuple[int, float, np.ndarray]]]:
-        """For each query, the `k` live sections nearest to it by inner product: [(key, score, vector)],
-        best first. One statement for the whole batch (a LATERAL search per query), not one per query.
+        """For each query, the `k` live sections nearest to it by inner product, leaving out the keys
+        `exclude`: [(key, score, vector)], best first. One statement for the whole batch (a LATERAL
+        search per query), not one per query.
 
-        With `graph`, the HNSW graph gives the nearest vectors of the model (each a distinct text), and
-        they are joined to the live sections with that text. Removed sections keep their vectors, so it
-        is asked for more than `k`, and for four times as many for the queries that got fewer than `k`
-        live sections, up to GRAPH_MAX_CANDIDATES (pgvector's largest ef_search); past that, exact."""
+        Each query asks for more than `k` (with `graph`: the nearest vectors of the model, each a
+        distinct text, joined to the live sections with that text; removed sections keep their vectors);
+        the left-out keys are dropped here (in SQL, a long list of them turns a top-N into a scan), and
+        the queries that got fewer than `k` ask again for four times as many. Through the graph that goes
+        up to GRAPH_MAX_CANDIDATES (pgvector's largest ef_search); past that, exact."""
         x = np.asarray(queries, dtype="float32")
-        excl = [int(v) for v in exclude]
+        skip = {int(v) for v in exclude}
         out: list[list[tuple[int, float, np.ndarray]] | None] = [None] * len(x)
         todo = list(range(len(x)))
-        want = int(k) * 2 + len(excl) + 16
+        want = int(k) * 2 + 16
         while graph and todo and want <= GRAPH_MAX_CANDIDATES:
             with self.transaction():
-                self.db.execute(f"set local hnsw.ef_search = {max(int(ef_search), min(want, GRAPH_MAX_CANDIDATES))}")
-                got = self._batch(self.graph_sql(model_id, dim), x[todo], [want, excl], k)
-            for i, hits in zip(todo, got):
-                if len(hits) >= k:
-                    out[i] = hits
-            todo = [i for i in todo if out[i] is None]
+                self.db.execute(f"set local hnsw.ef_search = {max(int(ef_search), want)}")
+                got = self._batch(self.graph_sql(model_id, dim), x[todo], [want], k, skip)
+            todo = self._keep(out, todo, got, k, complete=False)
             want *= 4
-        if todo:
-            for i, hits in zip(todo, self._batch(self.exact_sql(model_id), x[todo], [excl, int(k)], k)):
-                out[i] = hits
+        limit = int(k) + 16
+        total = self.live_vector_count(model_id) if todo else 0
+        while todo:
+            got = self._batch(self.exact_sql(model_id), x[todo], [limit], k, skip)
+            todo = self._keep(out, todo, got, k, complete=limit >= total)
+            limit *= 4
         return [hits or [] for hits in out]
 
+    @staticmethod
+    def _keep(out: list[Any], todo: list[int], got: list[list[Any]], k: int, complete: bool) -> list[int]:
+        """Record the queries of `todo` that found `k` (or all there is, when `complete`); the others."""
+        for i, hits in zip(todo, got):
+            if len(hits) >= k or complete:
+                out[i] = hits
+        return [i for i in todo if out[i] is None]
+
     def exact_sql(self, model_id: str) -> str:
-        """Exact search of a batch of queries (?: the queries, the keys left out, k)."""
+        """Exact search of a batch of queries (?: the queries, how many sections each)."""
         return ("select q.i, c.key, c.d, c.vector from unnest(?::vector[]) with ordinality as q(v, i) "
                 "cross join lateral (select s.key, e.vector <#> q.v as d, e.vector from sections s join embeddings e "
                 f"on e.content_hash = s.content_hash and e.model_id = {self._literal(model_id)} "
-                "where s.removed_at is null and not (s.key = any(?)) order by d, s.key limit ?) c order by q.i, c.d, c.key")
+                "where s.removed_at is null order by d, s.key limit ?) c order by q.i, c.d, c.key")
 
     def graph_sql(self, model_id: str, dim: int) -> str:
         """Search of a batch of queries through the model's HNSW graph (?: the queries, the candidates
-        per query, the keys left out). The ORDER BY is the graph's expression, so the graph answers."""
+        per query). The ORDER BY is the graph's expression, so the graph answers."""
         expr, typ = f"(vector::vector({int(dim)}))", f"vector({int(dim)})"
         return ("select q.i, s.key, h.d, h.vector from unnest(?::vector[]) with ordinality as q(v, i) "
                 f"cross join lateral (select content_hash, vector, {expr} <#> q.v::{typ} as d from embeddings "
                 f"where model_id = {self._literal(model_id)} order by {expr} <#> q.v::{typ} limit ?) h "
                 "join sections s on s.content_hash = h.content_hash "
-                "where s.removed_at is null and not (s.key = any(?)) order by q.i, h.d, s.key")
+                "where s.removed_at is null order by q.i, h.d, s.key")
 
-    def _batch(self, sql: str, x: np.ndarray, params: list[Any], k: int) -> list[list[tuple[int, float, np.ndarray]]]:
+    def _batch(self, sql: str, x: np.ndarray, params: list[Any], k: int,
+               skip: set[int]) -> list[list[tuple[int, float, np.ndarray]]]:
         from pgvector import Vector
 
         out: list[list[tuple[int, float, np.ndarray]]] = [[] for _ in range(len(x))]
         for i, key, d, v in self.vector_rows(sql, [[Vector(q) for q in x], *params]):
             hits = out[int(i) - 1]
-            if len(hits) < k:
+            if len(hits) < k and int(key) not in skip:
                 hits.append((int(key), -float(d), _array(v)))
         return out
 
