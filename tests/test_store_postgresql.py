@@ -296,3 +296,30 @@ def test_past_the_threshold_the_guard_searches_an_hnsw_graph_that_finds_the_exac
         monkeypatch.setattr(index_pg, "HNSW_THRESHOLD", 10_000)
         _, created = build_pg_index(st, "m")
         assert not created and not st.vector_graph("m")
+
+
+def test_a_replica_renews_an_old_snapshot_but_keeps_it_while_a_crawl_writes(wiki, pg_url, fake_embedder, monkeypatch):
+    """An open snapshot holds back vacuum: on an unchanged store the guard takes a new one after
+    PG_SNAPSHOT_MAX_AGE; while a crawl writes it keeps the completed crawl's, and searches in it."""
+    import wikicheck.guard as guard_module
+    from wikicheck.guard import Guard
+
+    crawl([str(wiki)], pg_url, embedder=fake_embedder)
+    g = Guard(pg_url, embedder=fake_embedder)
+    try:
+        first = g.reader
+        assert g.index.store is first  # the database's search runs in the rows' snapshot
+        assert not g.refresh() and g.reader is first  # young: kept
+        monkeypatch.setattr(guard_module, "PG_SNAPSHOT_MAX_AGE", 0.0)
+        g._renew_at = 0.0
+        assert not g.refresh() and g.reader is not first  # old, nothing changed: a new snapshot
+        second = g.reader
+        with PgLock(pg_url, "crawl"), Store.open(pg_url) as st:
+            st.start_crawl(["/wiki"])  # a crawl writing
+            write(wiki, "dns.md", "# DNS\n\n## Flush\n\nRun `resolvectl flush-caches` on every node.\n")
+            st.ensure_source("extra", "/elsewhere", "folder")
+            g._renew_at = 0.0
+            assert not g.refresh() and g.reader is second  # the completed crawl's snapshot stays
+            assert g.search("purge the cdn cache", k=2)
+    finally:
+        g.close()

@@ -17,6 +17,7 @@ to a newer section), guard_search (search and exposure) and guard_chunks (an age
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -29,7 +30,7 @@ from .guard_chunks import ChunkMatcher
 from .guard_policy import POLICIES, GuardConfig, Result, Verdicts, shown_level
 from .guard_rows import GuardSections, SectionsById, SectionsByKey
 from .guard_search import Search
-from .index_pg import load_vector_index
+from .index_pg import PgVectorIndex, load_vector_index
 from .owners import OwnerResolver
 from .readers import crawl_state, require_complete
 from .store import Store, is_store_url, local_dir
@@ -61,6 +62,13 @@ class _Loading:
         if not ok:
             raise value
         return value
+
+
+# A PostgreSQL store: the oldest a guard's read snapshot may get while nothing changes (seconds). An
+# open snapshot holds back the database's cleanup of dead rows (vacuum) for every table; on a store
+# that is not being crawled, refresh() takes a new one after this long (a reload). While a crawl writes,
+# the snapshot of the completed crawl stays, however old.
+PG_SNAPSHOT_MAX_AGE = 600.0
 
 
 class Guard:
@@ -110,9 +118,12 @@ class Guard:
     def refresh(self) -> bool:
         """Reload when a crawl or a check finished since the last load (for long-running services).
 
-        Costs two indexed queries when nothing changed. Returns True when it reloaded."""
+        Costs two indexed queries when nothing changed. Returns True when it reloaded (a new read
+        snapshot of an unchanged PostgreSQL store, PG_SNAPSHOT_MAX_AGE, is not counted as one)."""
         state = self._state()
         if state == self._loaded_state:
+            if self.store.url and time.monotonic() > self._renew_at:
+                self.reload()  # the same state in a new snapshot; kept as it is while a crawl writes
             return False
         if crawl_state(self.store).partial:
             return False  # a crawl is writing (or died half way): keep serving the completed one loaded
@@ -136,6 +147,7 @@ class Guard:
             if crawl_state(reader).partial:
                 if self._loaded_state is not None:
                     self._close_reader(reader)
+                    self._renew_at = time.monotonic() + PG_SNAPSHOT_MAX_AGE  # try again later, not every query
                     return
                 require_complete(reader, what="search")  # raises: nothing completed to serve
             self._load(reader)
@@ -154,6 +166,9 @@ class Guard:
 
     def _load(self, reader: Store) -> None:
         self._loaded_state = reader.last_ok_ids()
+        self._renew_at = time.monotonic() + PG_SNAPSHOT_MAX_AGE
+        if isinstance(self.index, PgVectorIndex):
+            self.index.store = reader  # the database's search in the same snapshot as the rows it returns
         self.rows = GuardSections(reader)
         self.sections = SectionsByKey(self.rows)  # by faiss key
         self.by_id = SectionsById(self.rows)
