@@ -266,15 +266,14 @@ def test_save_document_is_all_or_nothing(src, monkeypatch):
 def test_apply_versions_and_its_checkpoint_are_all_or_nothing(src, monkeypatch):
     doc, secs = page("# A\n\na\n\n# B\n\nb\n")
     table = src.db["section_versions"]
-    real, calls = type(table).insert, []
+    real = type(table).insert_all
 
-    def dies_on_second(self, *a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(self, *a, **k)
+    def dies_after_the_first(self, rows, *a, **k):  # the first version written, then the crawl killed
+        rows = list(rows)
+        real(self, rows[:1], *a, **k)
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(type(table), "insert", dies_on_second)
+    monkeypatch.setattr(type(table), "insert_all", dies_after_the_first)
     with pytest.raises(KeyboardInterrupt):
         src.apply_versions(doc.id, "w", "p.md", secs, "2022", "c1", "ann", "git", checkpoint=("history:k", 1))
     assert src.db.execute("select count(*) from section_versions").fetchone()[0] == 0

@@ -33,12 +33,12 @@ class VersionsPart(StorePart):
         with self.transaction():
             current = self.open_versions(document_id)
             present = {s.id: s for s in sections or []}
-            for sid, row in current.items():
-                s = present.get(sid)
-                if s is None or s.body_hash != row["body_hash"] or s.content_hash != row["content_hash"]:
-                    self.db.execute(
-                        "update section_versions set valid_to = ?, ended_by_commit = ?, closed_at = ? where id = ?",
-                        [valid_from, commit, seen_at, row["id"]])
+            # one statement for the batch (executemany): on PostgreSQL each statement is a round trip
+            self.db.conn.executemany(
+                "update section_versions set valid_to = ?, ended_by_commit = ?, closed_at = ? where id = ?",
+                [[valid_from, commit, seen_at, row["id"]] for sid, row in current.items()
+                 if (s := present.get(sid)) is None or s.body_hash != row["body_hash"]
+                 or s.content_hash != row["content_hash"]])
             for sid, s in present.items():
                 was = current.get(sid)
                 if was is None or s.body_hash != was["body_hash"] or s.content_hash != was["content_hash"]:
@@ -46,15 +46,15 @@ class VersionsPart(StorePart):
             # the rows the versions refer to first
             self._history_rows(document_id, source, path, kind, sections, opened, valid_from, commit, author,
                                origin, seen_at)
-            for s in opened:
-                self.db.table("section_versions").insert({
+            if opened:
+                self.db.table("section_versions").insert_all([{
                     "section_id": s.id, "document_id": document_id, "source": source, "path": path,
                     "heading_path": json.dumps(s.heading_path), "content_hash": s.content_hash,
                     "body_hash": s.body_hash, "text": s.text, "valid_from": valid_from, "valid_to": None,
                     "commit": commit, "author": author, "ended_by_commit": None, "origin": origin,
                     "seen_at": seen_at, "closed_at": None,
-                })
-                added += 1
+                } for s in opened])
+                added += len(opened)
             if checkpoint:
                 self.set_meta(checkpoint[0], str(checkpoint[1]))
         return added
