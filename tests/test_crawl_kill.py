@@ -50,20 +50,26 @@ def clean(big_repo, tmp_path_factory) -> Snapshot:
     return snap
 
 
-def start(repo: Path, index: Path, cwd: Path) -> subprocess.Popen:
+def start(repo: Path, index: Path | str, cwd: Path) -> subprocess.Popen:
+    """`wikicheck crawl` of `repo` as a process: into an index directory, or a PostgreSQL store (a URL)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIKICHECK_")}
+    where = ["--store", index] if isinstance(index, str) else ["--index", str(index)]
     with open(cwd / "crawl.err", "ab") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "wikicheck", "crawl", str(repo), "--index", str(index), "--model", MODEL, "--quiet"],
+            [sys.executable, "-m", "wikicheck", "crawl", str(repo), *where, "--model", MODEL, "--quiet"],
             cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
 
 
-def kill_at(proc: subprocess.Popen, index: Path, what: str, n: float, timeout: float = 120) -> None:
+def kill_at(proc: subprocess.Popen, index: Path | str, what: str, n: float, timeout: float = 120) -> None:
+    """SIGKILL `proc` after a delay, or once a count in the store it writes (an index directory, or a
+    PostgreSQL store's URL) reaches n."""
     if what == "delay":
         time.sleep(n)
     else:
-        db, deadline = store_db(index), time.monotonic() + timeout
-        while read_count(db, TRIGGERS[what]) < n:
+        deadline = time.monotonic() + timeout
+        count = (lambda sql: pg_count(index, sql)) if isinstance(index, str) else \
+            (lambda sql, db=store_db(index): read_count(db, sql))
+        while count(TRIGGERS[what]) < n:
             if proc.poll() is not None:
                 pytest.fail(f"the crawl ended (exit {proc.returncode}) before {what} reached {n}")
             if time.monotonic() > deadline:
@@ -151,22 +157,7 @@ def test_killed_crawl_of_a_postgresql_store_resumes_to_the_clean_result(big_repo
     transaction and releases its lock; the next crawl takes over and gets the clean crawl's store."""
     from wikicheck.index_pg import pg_manifest
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIKICHECK_")}
-    with open(tmp_path / "crawl.err", "ab") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "wikicheck", "crawl", str(big_repo), "--store", pg_url, "--model", MODEL, "--quiet"],
-            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err)
-    deadline = time.monotonic() + 120
-    while pg_count(pg_url, TRIGGERS[what]) < n:
-        if proc.poll() is not None:
-            pytest.fail(f"the crawl ended (exit {proc.returncode}) before {what} reached {n}: "
-                        + (tmp_path / "crawl.err").read_text())
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"{what} never reached {n}")
-        time.sleep(0.005)
-    os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait(timeout=30) == -signal.SIGKILL, "the crawl had already finished when it was killed"
+    kill_at(start(big_repo, pg_url, tmp_path), pg_url, what, n)
     resumed = crawl([str(big_repo)], pg_url, embedder=HashEmbedder(64))
     assert resumed.warnings == []
     got = snapshot(pg_url)  # type: ignore[arg-type]

@@ -252,12 +252,8 @@ def m005_history_follows_text(db: Database) -> None:
     db["section_versions"].add_column("closed_at", str)
 
 
-@migrations()
-def m006_open_findings_view(db: Database) -> None:
-    # issue 12: browsing the store (Datasette, sqlite3) should not need to know that `findings` keeps
-    # the last runs side by side. `open_findings` is what the guard serves now: the findings of the
-    # latest completed check, each with its section's own text and date, and the section it points to.
-    db.create_view("open_findings", """
+# the view as m006 created it (pg_schema.py creates the same one for PostgreSQL)
+OPEN_FINDINGS_M006 = """
         select f.id, f.run_id, f.rule, f.name, f.level, f.kind, f.path, f.heading, f.line, f.message,
                f.owner, f.changed_at, f.first_seen_run, f.section_id, s.key as section_key,
                s.text as section_text, n.path as newer_path, n.heading as newer_heading,
@@ -266,7 +262,15 @@ def m006_open_findings_view(db: Database) -> None:
         left join sections s on s.id = f.section_id
         left join sections n on n.id = f.newer_section_id
         where f.run_id = (select max(id) from check_runs where status = 'ok')
-    """)
+    """
+
+
+@migrations()
+def m006_open_findings_view(db: Database) -> None:
+    # issue 12: browsing the store (Datasette, sqlite3) should not need to know that `findings` keeps
+    # the last runs side by side. `open_findings` is what the guard serves now: the findings of the
+    # latest completed check, each with its section's own text and date, and the section it points to.
+    db.create_view("open_findings", OPEN_FINDINGS_M006)
 
 
 # the references m007 declares: (table, column, other table, other column). findings.first_seen_run is a

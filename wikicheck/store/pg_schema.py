@@ -11,6 +11,8 @@ HNSW graph over them is made per model once the live sections outnumber the flat
 
 from __future__ import annotations
 
+from .migrations import OPEN_FINDINGS_M006
+
 T = 'text collate "C"'
 
 P001_SCHEMA = f"""
@@ -77,15 +79,7 @@ create table guard_events (
   replaces {T} references sections(id));
 create index idx_guard_events_section_id on guard_events (section_id);
 create table claim_cache (text_hash {T} primary key, extractor {T}, claims {T});
-create view open_findings as
-  select f.id, f.run_id, f.rule, f.name, f.level, f.kind, f.path, f.heading, f.line, f.message,
-         f.owner, f.changed_at, f.first_seen_run, f.section_id, s.key as section_key,
-         s.text as section_text, n.path as newer_path, n.heading as newer_heading,
-         n.changed_at as newer_changed_at, n.text as newer_text, f.evidence
-  from findings f
-  left join sections s on s.id = f.section_id
-  left join sections n on n.id = f.newer_section_id
-  where f.run_id = (select max(id) from check_runs where status = 'ok');
+create view open_findings as {OPEN_FINDINGS_M006};
 """
 
 # (name, what it runs); applied in order, each in its own transaction, recorded in _wikicheck_migrations
