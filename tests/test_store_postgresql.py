@@ -323,3 +323,17 @@ def test_a_replica_renews_an_old_snapshot_but_keeps_it_while_a_crawl_writes(wiki
             assert g.search("purge the cdn cache", k=2)
     finally:
         g.close()
+
+
+def test_nightly_on_a_postgresql_store(wiki, pg_url, cli, tmp_path):
+    """`wikicheck nightly --store URL`: crawl, check and reports under the store's advisory lock; a
+    second night has nothing new; a night while another run writes is refused."""
+    env = {"WIKICHECK_MODEL": "test-hash-64"}
+    r = cli("nightly", wiki, "--store", pg_url, "--output", tmp_path / "reports", env=env)
+    assert r.exit_code in (0, 1), r.stderr
+    assert (tmp_path / "reports" / "index.html").is_file() and not (tmp_path / "postgresql:").exists()
+    r = cli("nightly", wiki, "--store", pg_url, "--output", tmp_path / "reports", env=env)
+    assert r.exit_code == 0 and " 0 new" in r.stdout + r.stderr, r.stdout + r.stderr
+    with PgLock(pg_url, "crawl"):
+        r = cli("nightly", wiki, "--store", pg_url, "--output", tmp_path / "reports", env=env)
+    assert r.exit_code == 3 and "is locked by another run (wikicheck crawl, pid" in r.stderr

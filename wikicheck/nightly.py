@@ -1,6 +1,7 @@
 """One nightly run: crawl, check, then write the owner reports, under one lock on the index (issue 5).
 
-The whole run holds ``IndexLock(index, "nightly")``, so no other crawl or nightly can write the
+The whole run holds ``store_lock(index, "nightly")`` (the index directory's lock file, or a
+PostgreSQL store's advisory lock), so no other crawl or nightly can write the
 index in between; crawl() is handed that lock instead of taking its own (flock is not re-entrant).
 
 Exit codes of ``wikicheck nightly`` (for a scheduler to alert on): 0 nothing new at or above
@@ -22,11 +23,11 @@ from .check import level_at_least, record_run, run_checks
 from .config import Config, load_config
 from .crawl import CrawlSummary, Progress, crawl
 from .embed import Embedder
-from .lock import IndexLock
+from .lock import store_lock
 from .report.owners.build import build_reports
 from .report.owners.files import write_reports
 from .report.owners.pages import FORMATS
-from .store import Store
+from .store import Store, is_store_url
 
 
 @dataclass
@@ -64,7 +65,8 @@ def run_nightly(sources: list[str], index_dir: str | Path, out_dir: str | Path, 
                 now: dt.datetime | None = None, fail_on: str = "warning", formats: Iterable[str] = FORMATS,
                 progress: Progress | None = None, source_options: dict[str, Any] | None = None,
                 ray: str | None = None) -> NightlyResult:
-    """Crawl `sources` into `index_dir`, run the checks, write every owner report to `out_dir`.
+    """Crawl `sources` into `index_dir` (or a PostgreSQL store's URL), run the checks, write every owner
+    report to `out_dir`.
 
     The check is recorded as a run (``record_run``): the next night's "new" is counted from it.
     Configs: `crawl_config` (default: the given or discovered wikicheck.toml, as ``wikicheck crawl``)
@@ -73,10 +75,10 @@ def run_nightly(sources: list[str], index_dir: str | Path, out_dir: str | Path, 
     and extracts claims, on that Ray cluster (crawl.crawl, check.run_checks).
     """
     t0 = time.perf_counter()
-    index_dir = Path(index_dir)
+    index_dir = str(index_dir) if is_store_url(index_dir) else Path(index_dir)
     timings: dict[str, float] = {}
     crawl_cfg = crawl_config if crawl_config is not None else load_config(config_path)  # bad config: before any work
-    with IndexLock(index_dir, "nightly") as lock:
+    with store_lock(index_dir, "nightly") as lock:
         t = time.perf_counter()
         summary = crawl(sources, index_dir, crawl_cfg, embedder=embedder, progress=progress,
                         source_options=source_options, lock=lock, ray=ray)

@@ -18,7 +18,7 @@ from wikicheck.check import CheckResult, Finding, run_checks
 from wikicheck.config import Config, load_config
 from wikicheck.crawl import crawl
 from wikicheck.embed import get_embedder
-from wikicheck.store import Store, db_path_for
+from wikicheck.store import Store, db_path_for, is_store_url
 
 # "Today" for every rule test, as in tests/fixtures_planted.md.
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
@@ -63,7 +63,7 @@ def load_toml(tmp_path: Path, text: str) -> Config:
 _EMPTY_STORE: list[Path] = []
 
 
-def _migrated_store(index_dir: Path) -> None:
+def _migrated_store(index_dir: Path | str) -> None:
     """Put an empty store with every migration applied where a new index's store goes.
 
     A crawl into a new index spends most of its time on a small wiki (~40 of ~50 ms) creating the store and
@@ -71,8 +71,8 @@ def _migrated_store(index_dir: Path) -> None:
     from a copy of one migrated empty store instead (made once per process with Store.open), which the crawl
     opens as it would its own (the migrations find nothing to do). Crawling into a new directory is what the
     crawl tests test."""
-    if Path(index_dir).exists():
-        return
+    if is_store_url(index_dir) or Path(index_dir).exists():
+        return  # a PostgreSQL store (a URL) is migrated by the crawl itself
     if not _EMPTY_STORE:
         tmp = tempfile.mkdtemp(prefix="wikicheck-empty-store-")
         atexit.register(shutil.rmtree, tmp, True)
