@@ -334,6 +334,9 @@ def test_nightly_on_a_postgresql_store(wiki, pg_url, cli, tmp_path):
     assert (tmp_path / "reports" / "index.html").is_file() and not (tmp_path / "postgresql:").exists()
     r = cli("nightly", wiki, "--store", pg_url, "--output", tmp_path / "reports", env=env)
     assert r.exit_code == 0 and " 0 new" in r.stdout + r.stderr, r.stdout + r.stderr
+    r = cli("status", "--store", pg_url)
+    assert r.exit_code == 0 and re.search(r"^pgvector +\d+ vectors, 64 dims, .*up to date \(exact search in the database\)$",
+                                          r.stdout, re.M), r.stdout
     with PgLock(pg_url, "crawl"):
         r = cli("nightly", wiki, "--store", pg_url, "--output", tmp_path / "reports", env=env)
     assert r.exit_code == 3 and "is locked by another run (wikicheck crawl, pid" in r.stderr
