@@ -171,7 +171,7 @@ def crawl(
     `ray`: embed on a Ray cluster (auto, local or the head's address; see ray_engine) instead of here.
     """
     config = config or Config()
-    location = str(index_dir) if is_store_url(index_dir) else Path(index_dir)  # what Store.open opens
+    location = index_dir  # what Store.open and store_lock take: an index directory or a PostgreSQL URL
     index_dir = local_dir(index_dir)  # this machine's files of the store (the index directory itself for SQLite)
     t0 = time.perf_counter()
     prog = progress or (lambda phase, done, total: None)
@@ -194,7 +194,7 @@ def crawl(
         from .ray_engine import connect
 
         cluster = connect(ray)
-    if lock is not None and (lock.fd is None or _lock_target(lock) != _lock_target(store_lock(location))):
+    if lock is not None and (lock.fd is None or lock.target != store_lock(location).target):
         raise ValueError(f"crawl(lock=...) needs a held IndexLock (or PgLock) on {location}")
     with contextlib.nullcontext() if lock is not None else store_lock(location, "crawl"):
         store = Store.open(location, create=True)
@@ -206,11 +206,6 @@ def crawl(
             return _crawl_locked(store, sources, index_dir, config, embedder, prog, t0, cluster)
         finally:
             store.close()
-
-
-def _lock_target(lock: Any) -> str:
-    """What a lock locks: an index directory, or a PostgreSQL store's URL."""
-    return str(lock.url) if hasattr(lock, "url") else str(lock.path.parent.resolve())
 
 
 def _recorded_kinds(index_dir: str | Path, specs: list[str], names: Sequence[str | None] | None) -> dict[int, tuple[str, str, str]]:

@@ -33,7 +33,7 @@ from .guard_search import Search
 from .index_pg import PgVectorIndex, load_vector_index
 from .owners import OwnerResolver
 from .readers import crawl_state, require_complete
-from .store import Store, is_store_url, local_dir
+from .store import Store, local_dir
 
 
 class _Loading:
@@ -78,7 +78,7 @@ class Guard:
                  wait: float = 0.0):
         """`wait`: seconds to wait for a crawl that is writing the index now (default: refuse at
         once with IndexBusy); a store whose last crawl was killed is refused (CrawlUnfinished)."""
-        self.location = str(index_dir) if is_store_url(index_dir) else Path(index_dir)  # what Store.open opens
+        self.location = index_dir  # what Store.open takes: an index directory or a PostgreSQL URL
         self.index_dir = local_dir(index_dir)  # this machine's files of the store (ONNX export, faiss index)
         self.store = Store.open(index_dir)
         self._loaded_state: tuple[Any, Any] | None = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import numpy as np
 
 from .guard_policy import POLICIES, GuardConfig, Result, Verdicts, has_text
@@ -55,5 +53,5 @@ class Search:
             rows.extend((ts, sid, "block", None) for sid in ids)
         try:
             self.store.record_guard_events(rows)
-        except sqlite3.Error:  # exposure is best effort: a read-only or locked store must still serve
+        except self.store.errors:  # exposure is best effort: a read-only or locked store must still serve
             pass

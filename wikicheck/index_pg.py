@@ -25,22 +25,23 @@ RESCORE_EXTRA = 16  # candidates asked of pgvector beyond k, rescored as faiss s
 def build_pg_index(store: Store, model_id: str) -> tuple[Manifest, bool]:
     """Make the store's vector search what its size calls for (the graph past HNSW_THRESHOLD live
     sections, none below it); (manifest, graph created now?). The caller holds the writer's lock."""
-    count = store.live_vector_count(model_id)
-    dim = int(store.get_meta("dim") or 0)
-    graph = count > HNSW_THRESHOLD
-    created = store.ensure_vector_graph(model_id, dim, graph, m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION)
-    return Manifest(model_id, dim, count, store.index_state(model_id), now_iso(), KIND_GRAPH if graph else KIND_EXACT), \
-        created
+    graph = store.live_vector_count(model_id) > HNSW_THRESHOLD
+    created = store.ensure_vector_graph(model_id, int(store.get_meta("dim") or 0), graph, m=HNSW_M,
+                                        ef_construction=HNSW_EF_CONSTRUCTION)
+    manifest = pg_manifest(store, model_id)
+    assert manifest is not None
+    return manifest, created
 
 
-def pg_manifest(store: Store, model_id: str | None) -> Manifest | None:
+def pg_manifest(store: Store, model_id: str | None, *, state: bool = True) -> Manifest | None:
     """The manifest of a PostgreSQL store's vector search, as it is now (None before any vector): the
-    database is the index, so it always holds what the store says (its state is the store's)."""
+    database is the index, so it always holds what the store says (its state is the store's; without
+    `state`, which reads every live section's hash, it is left empty)."""
     if not model_id:
         return None
     graph = store.vector_graph(model_id)
     return Manifest(model_id, int(store.get_meta("dim") or 0), store.live_vector_count(model_id),
-                    store.index_state(model_id), now_iso(), KIND_GRAPH if graph else KIND_EXACT)
+                    store.index_state(model_id) if state else "", now_iso(), KIND_GRAPH if graph else KIND_EXACT)
 
 
 class PgVectorIndex:
@@ -51,17 +52,10 @@ class PgVectorIndex:
         self.found: IndexHealth = OK
         self.rebuild = None
         self._excluded: list[int] = []
-        self.graph = store.vector_graph(model_id)
-        self.manifest = Manifest(model_id, int(store.get_meta("dim") or 0), store.live_vector_count(model_id),
-                                 "", now_iso(), KIND_GRAPH if self.graph else KIND_EXACT)
-
-    @property
-    def index(self) -> Any:
-        return self  # what code that reads `.index.ntotal` sees
-
-    @property
-    def ntotal(self) -> int:
-        return self.manifest.count
+        manifest = pg_manifest(store, model_id, state=False)
+        assert manifest is not None
+        self.manifest = manifest
+        self.graph = manifest.kind == KIND_GRAPH
 
     def damage_note(self, index_dir: str | Path) -> str | None:
         return None  # no file to damage

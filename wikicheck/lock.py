@@ -43,6 +43,7 @@ def unusable(path: Path, what: str, err: OSError | None = None) -> IndexFileUnus
 class IndexLock:
     def __init__(self, index_dir: str | Path, what: str = "crawl"):
         self.path = Path(index_dir) / LOCK_NAME
+        self.target = str(self.path.parent.resolve())  # what it locks (PgLock: the store's URL)
         self.what = what
         self.fd: int | None = None
         self.holder: str | None = None  # who holds it, when __enter__ found it held

@@ -27,7 +27,7 @@ from .lock import store_lock
 from .report.owners.build import build_reports
 from .report.owners.files import write_reports
 from .report.owners.pages import FORMATS
-from .store import Store, is_store_url
+from .store import Store
 
 
 @dataclass
@@ -75,7 +75,6 @@ def run_nightly(sources: list[str], index_dir: str | Path, out_dir: str | Path, 
     and extracts claims, on that Ray cluster (crawl.crawl, check.run_checks).
     """
     t0 = time.perf_counter()
-    index_dir = str(index_dir) if is_store_url(index_dir) else Path(index_dir)
     timings: dict[str, float] = {}
     crawl_cfg = crawl_config if crawl_config is not None else load_config(config_path)  # bad config: before any work
     with store_lock(index_dir, "nightly") as lock:

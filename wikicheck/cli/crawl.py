@@ -211,9 +211,10 @@ def status(
     typer.echo(f"embeddings {c['embeddings']}" + (f", {note}" if note else ""))
     ts = info["timestamp_sources"]
     typer.echo("dates from " + ", ".join(f"{k} {v}" for k, v in sorted(ts.items())) if ts else "dates from (none)")
-    pgvector = bool(info["manifest"]) and str(info["manifest"]["kind"]).startswith("pgvector")
+    kind = str((info["manifest"] or {}).get("kind", ""))
+    pgvector = kind.startswith("pgvector(")  # index_pg.KIND_EXACT / KIND_GRAPH: "pgvector(exact)"
     typer.echo(f"{'pgvector' if pgvector else 'faiss':<10} {_faiss_line(info['manifest'], health, info['index_up_to_date'])}"
-               + (f" ({info['manifest']['kind'][9:-1]} search in the database)" if pgvector else ""))
+               + (f" ({kind.removeprefix('pgvector(').removesuffix(')')} search in the database)" if pgvector else ""))
     qe = info["query_engine"]
     typer.echo(f"queries    embedded with {qe['engine']}" + (f" ({qe['reason']})" if qe["reason"] else ""))
     lc = info["last_crawl"]

@@ -74,7 +74,7 @@ def db_path_for(index: str | Path) -> Path:
 
 class Store(SourcesPart, VersionsPart, EmbeddingsPart, CheckRunsPart, GuardEventsPart, CrawlsPart, HistoryReadsPart,
             GuardReadsPart, ClaimCachePart, VectorSearchPart):
-    """Typed reads and writes over the wikicheck SQLite database: the only code that writes SQL
+    """Typed reads and writes over the wikicheck database (SQLite, or PostgreSQL: pg.py): the only code that writes SQL
     (#13). Here: opening it, transactions, meta, and the pages and sections a crawl writes. Sources,
     section versions and renames, embeddings, check runs and findings, guard events, crawl runs and
     bookkeeping are in the parts it inherits (sources.py, versions.py, embeddings.py, runs.py,

@@ -7,6 +7,7 @@ import json
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from sqlite_utils import Database
 
 from ..model import Section
@@ -20,6 +21,16 @@ class StorePart:
 
     db: Database
     dialect: str  # "sqlite" | "postgresql": where a statement must differ, it says so
+
+    @staticmethod
+    def as_vector(v: Any) -> np.ndarray:
+        """A stored vector as a float32 array: SQLite keeps its bytes; pgvector's loaders give a numpy
+        array, or a pgvector.Vector (binary format)."""
+        if hasattr(v, "to_numpy"):
+            v = v.to_numpy()
+        if isinstance(v, np.ndarray):
+            return v.astype("<f4", copy=False)
+        return np.frombuffer(v, dtype="<f4")
 
     def vector_rows(self, sql: str, params: list[Any]) -> Any:
         """`db.execute` for a statement that returns vectors: in binary on PostgreSQL (pg.PgConn.execute)."""

@@ -54,7 +54,7 @@ class EmbeddingsPart(StorePart):
         if not rows:
             return np.zeros(0, dtype="int64"), np.zeros((0, 0), dtype="float32")
         keys = np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
-        vecs = np.frombuffer(b"".join(_bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), -1)
+        vecs = np.frombuffer(b"".join(_bytes(r[1]) for r in rows), dtype="<f4").reshape(len(rows), -1)  # one copy
         return keys, vecs.astype("float32", copy=False)
 
     def vectors_for_hashes(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
@@ -65,7 +65,7 @@ class EmbeddingsPart(StorePart):
             for h, v in self.vector_rows(
                 f"select content_hash, vector from embeddings where model_id = ? and content_hash in ({q})",
                 [model_id, *chunk]):
-                out[h] = np.frombuffer(_bytes(v), dtype="<f4")
+                out[h] = self.as_vector(v)
         return out
 
     def index_state(self, model_id: str) -> str:
@@ -95,14 +95,10 @@ class EmbeddingsPart(StorePart):
                 f"""select s.key, e.vector from sections s join embeddings e
                     on e.content_hash = s.content_hash and e.model_id = ?
                     where s.key in ({",".join("?" * len(chunk))})""", [model_id, *chunk])
-            out.update((k, np.frombuffer(_bytes(v), dtype="<f4")) for k, v in rows)
+            out.update((k, self.as_vector(v)) for k, v in rows)
         return out
 
 
 def _bytes(v: object) -> bytes:
-    """A stored vector's float32 bytes: SQLite keeps the bytes, pgvector hands back a numpy array."""
-    if hasattr(v, "to_numpy"):  # pgvector.Vector (what its binary loader returns)
-        v = v.to_numpy()
-    if isinstance(v, np.ndarray):
-        return np.asarray(v, dtype="<f4").tobytes()
-    return bytes(v)  # type: ignore[call-overload]
+    """A stored vector's float32 bytes (StorePart.as_vector's array for a pgvector value)."""
+    return v if isinstance(v, bytes) else StorePart.as_vector(v).tobytes()

@@ -85,8 +85,8 @@ def translate(sql: str) -> str:
 
 
 def connect(url: str) -> Any:
-    """A psycopg connection in autocommit, with pgvector's types registered; a clear one-line error
-    when the server cannot be reached or refuses."""
+    """A psycopg connection in autocommit (register_vector adds pgvector's types once the extension
+    exists); a clear one-line error when the server cannot be reached or refuses."""
     try:
         import psycopg
     except ImportError:
@@ -190,9 +190,12 @@ class PgTable:
         self.db, self.name = db, name
         self.last_pk: Any = None
 
+    def _insert_sql(self, cols: Sequence[str]) -> str:
+        return f'insert into {_q(self.name)} ({_cols(cols)}) values ({", ".join(["%s"] * len(cols))})'
+
     def insert(self, row: dict[str, Any]) -> "PgTable":
         cols = list(row)
-        sql = f'insert into "{self.name}" ({_cols(cols)}) values ({", ".join(["%s"] * len(cols))})'
+        sql = self._insert_sql(cols)
         if self.name in SERIAL:
             self.last_pk = self.db.conn.raw.execute(sql + " returning id", [row[c] for c in cols]).fetchone()[0]
         else:
@@ -205,9 +208,8 @@ class PgTable:
         for r in rows:
             groups.setdefault(tuple(r), []).append(r)
         for cols, group in groups.items():
-            sql = f'insert into "{self.name}" ({_cols(cols)}) values ({", ".join(["%s"] * len(cols))})'
             with self.db.conn.raw.cursor() as cur:
-                cur.executemany(sql, [[r[c] for c in cols] for r in group])
+                cur.executemany(self._insert_sql(cols), [[r[c] for c in cols] for r in group])
         return self
 
     def update(self, pk: Any, row: dict[str, Any]) -> "PgTable":
@@ -224,9 +226,8 @@ class PgTable:
         cols = list(row)
         rest = [c for c in cols if c not in keys]
         action = f"do update set {', '.join(f'{_q(c)} = excluded.{_q(c)}' for c in rest)}" if rest else "do nothing"
-        self.db.conn.raw.execute(
-            f'insert into "{self.name}" ({_cols(cols)}) values ({", ".join(["%s"] * len(cols))}) '
-            f"on conflict ({_cols(keys)}) {action}", [row[c] for c in cols])
+        self.db.conn.raw.execute(f"{self._insert_sql(cols)} on conflict ({_cols(keys)}) {action}",
+                                 [row[c] for c in cols])
         self.last_pk = row.get(keys[0])
         return self
 
@@ -239,8 +240,6 @@ class PgTable:
 
 class PgDatabase:
     """The part of sqlite-utils' Database the store uses, over one psycopg connection."""
-
-    dialect = "postgresql"
 
     def __init__(self, raw: Any, url: str):
         self.conn = PgConn(raw)
@@ -327,6 +326,7 @@ class PgLock:
 
     def __init__(self, url: str, what: str = "crawl"):
         self.url, self.what = url, what
+        self.target = url  # what it locks (IndexLock: the index directory)
         self.conn: Any = None
         self.holder: str | None = None
 

@@ -120,7 +120,7 @@ class VectorSearchPart(StorePart):
         for i, key, d, v in self.vector_rows(sql, [[Vector(q) for q in x], *params]):
             hits = out[int(i) - 1]
             if len(hits) < k and int(key) not in skip:
-                hits.append((int(key), -float(d), _array(v)))
+                hits.append((int(key), -float(d), self.as_vector(v)))
         return out
 
     def live_vector_count(self, model_id: str) -> int:
@@ -133,7 +133,3 @@ class VectorSearchPart(StorePart):
         got = self.vectors_for_keys(model_id, [int(key)])  # type: ignore[attr-defined]
         return got.get(int(key))
 
-
-def _array(v: Any) -> np.ndarray:
-    """A pgvector value as a float32 array (its loader gives numpy arrays, or Vector objects)."""
-    return np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype="float32")
