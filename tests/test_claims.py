@@ -63,6 +63,13 @@ HAS = [
     # instructions with their polarity
     ("Never run refunds during business hours.", C("instruction", "dont", "refunds during business hours")),
     ("Always do a dry run first.", C("instruction", "do", "dry first")),
+    # deprecation notices, in the forms docs write them
+    ("GPG signature verification is deprecated and will be removed in the next major version.",
+     C("deprecation", "", "gpg signature verification deprecated removed next major version")),
+    ("Teams (Office 365 Connectors) - Legacy service (deprecated, retires March 31, 2026)",
+     C("deprecation", "", "teams office 365 connectors legacy service deprecated retires march 31 2026")),
+    ("The v1 API was removed in 2.4.", C("deprecation", "", "v1 api removed 2.4")),
+    ("This exporter is no longer maintained.", C("deprecation", "", "exporter longer maintained")),
 ]
 
 
@@ -85,6 +92,8 @@ HAS_NOT = [
     ("The job starts at 14:30 and ends at 16:00.", "port", None),
     ("A full reindex of ~4.2 M products takes a while.", "quantity", None),  # M is million, not minutes
     ("Refunds are processed in batches.", "instruction", None),
+    ("If the pod is removed from the node, the alert clears.", "deprecation", None),  # removed, not going away
+    ("Retry the sync.", "deprecation", None),
     ("```sh\n# restart the pooler\n```", "code", None),  # comment lines are not commands
 ]
 
@@ -113,6 +122,12 @@ DIFFS = [
     ("Docs: https://wiki.acme.internal/a", "Docs: https://wiki.acme.internal/b", set(), False),  # a link target
     ("Support will be removed in v2.6.", "Support will be removed in v2.7.", set(), True),
     ("Set the ignore annotation.", "Set argocd.argoproj.io/ignore-resource-updates to true.", set(), True),
+    # a deprecation notice the newer text adds (or drops) is a change; the same notice reworded is not
+    ("Verify commits with GnuPG.", "Verify commits with GnuPG. GnuPG verification is deprecated, use source integrity.",
+     set(), True),
+    ("Note that the v1 API is deprecated.", "Note: the v1 API is deprecated.", set(), False),
+    ("Connector X (deprecated, retires soon) sends cards.", "Connector X sends cards (deprecated, retires soon).",
+     set(), False),
     (block("kubectl exec deploy/x -- refund-batch --batch-size 500"), block("kubectl exec deploy/x -- refund-batch --batch-size 50"),
      {("flag", "refund-batch --batch-size", "refund-batch --batch-size 500", "refund-batch --batch-size 50"),
       ("command", "kubectl exec", "kubectl exec deploy/x -- refund-batch --batch-size 500",

@@ -12,11 +12,15 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-CLAIM_TYPES = ("code", "command", "flag", "host", "url", "port", "path", "version", "quantity", "identifier", "instruction")
+CLAIM_TYPES = ("code", "command", "flag", "host", "url", "port", "path", "version", "quantity", "identifier", "instruction",
+               "deprecation")
 
 # Claim types whose change between two versions of a section changes what an engineer would do.
 # URLs are left out: a fixed link target is the commonest cosmetic edit.
-SUBSTANTIVE = ("code", "command", "flag", "host", "port", "path", "version", "quantity", "identifier", "instruction")
+# A deprecation notice counts: the newer text saying a feature is deprecated, retiring or going away
+# changes what an engineer should do with the older text's advice, whatever else stayed the same.
+SUBSTANTIVE = ("code", "command", "flag", "host", "port", "path", "version", "quantity", "identifier", "instruction",
+               "deprecation")
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
@@ -41,6 +45,11 @@ _PREFIXED_KEY = re.compile(
 _IDENT = re.compile(r"^[A-Za-z_][\w.-]*[A-Za-z0-9_]$")
 _NEG = re.compile(r"\b(never|do not|don't|dont|must not|mustn't|should not|shouldn't|avoid|not allowed|prohibited|no longer)\b", re.I)
 _POS = re.compile(r"\b(always|must|should|make sure|ensure|required?|only)\b", re.I)
+# a statement that something is on its way out ("X is deprecated", "will be removed in v3", "retires
+# March 31", "no longer supported"); a thing merely removed from a list ("the pod is removed") is not one
+_DEPRECATION = re.compile(
+    r"\b(?:deprecat(?:ed|es|ing|ion)|will be removed|(?:is|are|was|were|been) removed in\b|retire[sd]?\b|retiring|"
+    r"end[- ]of[- ]life|no longer (?:supported|maintained|recommended|available)|obsolete)", re.I)
 _SENT = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[a-z0-9][a-z0-9_.-]*", re.I)
 _FILE_EXT = {
@@ -69,6 +78,8 @@ class Claim:
             return f"{self.key} {self.value}"
         if self.type == "port":
             return f"port {self.value}"
+        if self.type == "deprecation":
+            return f"deprecated: {self.value}"
         return self.value
 
 
@@ -244,6 +255,8 @@ def extract_claims(raw: str) -> frozenset[Claim]:
             claims.add(Claim("instruction", "dont", _content(s)))
         elif _POS.search(s):
             claims.add(Claim("instruction", "do", _content(s)))
+        if _DEPRECATION.search(s):
+            claims.add(Claim("deprecation", "", _content(s)))
     return frozenset(claims)
 
 
@@ -340,6 +353,14 @@ def diff_claims(old: frozenset[Claim], new: frozenset[Claim]) -> ClaimDiff:
         for b in [c for c in new_only if c.type == "instruction"]:
             if a.key != b.key and _overlap(a.value, b.value) >= 0.6:
                 conflicts.append((a, b))
+                old_only.discard(a)
+                new_only.discard(b)
+                break
+    # a deprecation notice reworded ("make sure" -> "ensure", a sentence split) is the same notice: only
+    # one with no counterpart on the other side (added, or gone) is a change
+    for a in sorted((c for c in old_only if c.type == "deprecation"), key=_sort):
+        for b in sorted((c for c in new_only if c.type == "deprecation"), key=_sort):
+            if _overlap(a.value, b.value) >= 0.6:
                 old_only.discard(a)
                 new_only.discard(b)
                 break

@@ -159,3 +159,18 @@ def test_note_added_to_the_source_is_wording_only(git_repo, tmp_path):
     res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
     esc = [f for f in res.findings if f.path == COPY and f.heading == "Escalation"]
     assert [f.level for f in esc] in ([], ["info"]), show(res.findings)
+
+
+def test_deprecation_notice_added_to_the_source_supersedes_the_copy(git_repo, tmp_path):
+    """The source kept every command and only added that the procedure is going away: the copy, which
+    does not say so, is superseded, and the message names the notice. The same sentence without the
+    deprecation (a plain note) stays informational (test_note_added_to_the_source_is_wording_only)."""
+    notice = "This procedure is deprecated and will be removed in the next release of the pooler."
+    canon = CANON_2022.replace("Log in to the database host and restart the service:",
+                               f"{notice}\n\nLog in to the database host and restart the service:")
+    repo, _ = copy_repo(git_repo, canon_change=canon)
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    [f] = [f for f in of(res, "WC203", path=COPY) if f.heading == "Restart"]
+    assert (f.kind, f.level, f.newer["path"], f.newer["heading"]) == ("superseded", "error", CANON, "Restart")
+    assert "the newer section says `deprecated: procedure deprecated removed next release pooler`" in f.message
+    assert [c["type"] for c in f.evidence["claims"]["new_only"]] == ["deprecation"]

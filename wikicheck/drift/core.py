@@ -332,6 +332,8 @@ def day(ts: str | None) -> str:
 
 def summary(d: ClaimDiff, limit: int = 3) -> str:
     parts = [f"old `{a.render()}` → new `{b.render()}`" for a, b in d.conflicts[:limit]]
+    # a deprecation notice that only the newer text carries is the first thing a reader must know
+    parts += [f"the newer section says `{c.render()}`" for c in d.new_only if c.type == "deprecation"][:1]
     if len(parts) < limit:
         olds = [c.render() for c in d.old_only if c.type in ("command", "code", "host", "port", "path", "flag", "quantity")]
         news = [c.render() for c in d.new_only if c.type in ("command", "code", "host", "port", "path", "flag", "quantity")]
