@@ -420,6 +420,28 @@ def changed_share(a: str, b: str) -> float:
     return 1.0 - difflib.SequenceMatcher(None, ta, tb, autojunk=False).ratio()
 
 
+def new_sentences(old: str, new: str, min_tokens: int = 4, reworded: float = 0.5) -> list[str]:
+    """Sentences of `new` that say something `old` does not say at all: at least `min_tokens` words,
+    and no sentence of `old` shares as much as `reworded` of its words (a reworded or re-wrapped
+    sentence has a counterpart; an added step, or a warning, has none)."""
+    olds = [t for t in (tokens(x) for x in _SENT.split(old)) if t]
+    out = []
+    for sent in _SENT.split(new):
+        tn = tokens(sent)
+        if len(tn) < min_tokens:
+            continue
+        if not any(_dice(tn, to) >= reworded for to in olds):
+            out.append(sent.strip())
+    return out
+
+
+def _dice(a: list[str], b: list[str]) -> float:
+    from collections import Counter
+
+    common = sum((Counter(a) & Counter(b)).values())
+    return 2 * common / (len(a) + len(b))
+
+
 def containment(part: str, whole: str) -> float:
     """Share of `part`'s word tokens that `whole` also has (multiset): 1.0 when nothing in `part` is new."""
     from collections import Counter

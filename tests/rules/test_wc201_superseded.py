@@ -7,11 +7,15 @@ import pytest
 
 from rules.helpers import (
     CANON,
+    CANON_DATE,
+    CHANGE_DATE,
     COPY,
     COPY_2022,
+    COPY_DATE,
     ESCALATION,
     NO_AGE_RULES,
     NOTE,
+    NOTE_DATE,
     OVERVIEW,
     RESTART_NEW,
     RESTART_OLD,
@@ -24,6 +28,7 @@ from rules.helpers import (
     show,
     where,
 )
+from wikicheck.claims import lexical_similarity, new_sentences
 from wikicheck.rules import RULES
 
 RESTART_REWORDED = RESTART_NEW.replace("Restart the deployment, then check the pools:",
@@ -158,3 +163,48 @@ def test_cosmetic_edit_of_the_copy_never_flags_the_canonical(git_repo, tmp_path)
     repo, _ = copy_repo(git_repo, copy_edit=COPY_NOTE_IN_OVERVIEW)
     res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
     assert of(res, path=CANON) == [], show(res.findings)
+
+
+# A repository without the canonical page's past (a wiki migrated in one commit per page): only the
+# pages and their dates are there. The canonical page added a step to its escalation, in prose only: no
+# command, host or value changed, so no claim settles anything, and the two texts are still over 60%
+# the same words.
+ESCALATION_STEP = ESCALATION + ("\nBefore you page anyone, move the checkout traffic to the standby region "
+                                "from the traffic console.\n")
+ESCALATION_REWORDED = ESCALATION.replace("Page the platform on-call through", "Page the on-call of the platform team via")
+CANON_NOW = runbook("Restart PgBouncer", OVERVIEW, RESTART_OLD, ESCALATION_STEP)
+COPY_THEN = runbook("Checkout: Restart PgBouncer", OVERVIEW, RESTART_OLD, ESCALATION)
+
+
+def test_a_step_added_to_the_newer_page_supersedes_the_copy_without_history(git_repo, tmp_path):
+    assert lexical_similarity(ESCALATION, ESCALATION_STEP) >= 0.6  # not a rewrite: the step decides
+    assert new_sentences(ESCALATION, ESCALATION_STEP) == [
+        "Before you page anyone, move the checkout traffic to the standby region from the traffic console."]
+    repo = git_repo((COPY_DATE, {COPY: COPY_THEN}), (CHANGE_DATE, {CANON: CANON_NOW}))
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    [f] = of(res, min_level="warning")
+    assert (f.rule, f.path, f.heading, f.kind) == ("WC201", COPY, "Escalation", "superseded"), show(res.findings)
+    assert (f.newer["path"], f.newer["heading"]) == (CANON, "Escalation")
+
+
+def test_a_reworded_sentence_is_not_a_step(git_repo, tmp_path):
+    assert new_sentences(ESCALATION, ESCALATION_REWORDED) == []
+    repo = git_repo((COPY_DATE, {COPY: COPY_THEN}),
+                    (CHANGE_DATE, {CANON: runbook("Restart PgBouncer", OVERVIEW, RESTART_OLD, ESCALATION_REWORDED)}))
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    assert of(res, min_level="warning") == [], show(res.findings)
+
+
+@pytest.mark.parametrize("canon_date", [CANON_DATE, CHANGE_DATE], ids=["canonical-first", "canonical-migrated-later"])
+def test_a_note_added_to_a_copy_never_supersedes_the_canonical(git_repo, tmp_path, canon_date):
+    """A copy of an unchanged page that later got a team note: whether the canonical page was committed
+    before the copy or (migrated) after it, the note is the copy's own edit, never a step the canonical
+    lacks, and the copy is not stale either."""
+    page = runbook("Restart PgBouncer", OVERVIEW, RESTART_OLD, ESCALATION)
+    copy = runbook("Checkout: Restart PgBouncer", OVERVIEW, RESTART_OLD, ESCALATION)
+    noted = copy.replace(ESCALATION, ESCALATION + "\nIf in doubt, ask in the checkout channel before running these steps.\n")
+    repo = git_repo(*sorted([(canon_date, {CANON: page}), (COPY_DATE, {COPY: copy}), (NOTE_DATE, {COPY: noted})],
+                            key=lambda c: c[0]))
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    assert of(res, min_level="warning") == [], show(res.findings)
+

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..claims import ClaimDiff, changed_share, diff_claims, lexical_similarity, tokens
+from ..claims import ClaimDiff, changed_share, diff_claims, lexical_similarity, new_sentences, tokens
 from .core import Corpus, Hit, Sec, day, summary
 from .identity import PageIdentity, norm_heading
 
@@ -231,9 +231,12 @@ class CopiedPages:
                     if votes_dates == 0 or (changed_share(x.row["text"], y.row["text"]) <= c.opt.prose_changed_share
                                             and not links):
                         continue
-                    # without any claim on the page to settle it, only a real rewrite counts, never a
-                    # reworded sentence: "never raised when the two say the same thing"
-                    if not votes and lex >= c.opt.rewrite:
+                    # without any claim on the page to settle it, only a real rewrite, or a sentence one
+                    # side says and the other has nothing like (a step added, advice dropped) counts, never a
+                    # reworded sentence: "never raised when the two say the same thing". A note that either
+                    # side added on its own is ruled out just below (_diverged: it said what the other says)
+                    if not votes and lex >= c.opt.rewrite and not (
+                            new_sentences(x.row["text"], y.row["text"]) or new_sentences(y.row["text"], x.row["text"])):
                         continue
                     direction = votes_dates
                     old, new = (x, y) if votes_dates > 0 else (y, x)
