@@ -459,3 +459,31 @@ def test_a_guard_with_another_model_is_a_model_mismatch(wiki_index):
 
     with pytest.raises(ModelMismatch, match=f'was embedded with "{MODEL}", not "test-hash-32"; use --model'):
         Guard(wiki_index, embedder=get_embedder("test-hash-32"), config=GuardConfig(record_events=False))
+
+
+ESCALATE_OLD = "Page the platform on-call through the PagerDuty service and post the pool check in the db-oncall channel."
+ESCALATE_NEW = ESCALATE_OLD.replace("through", "via")  # a reword, under the 15% of words a rewrite changes
+
+
+def test_an_older_copys_reworded_section_gives_place_without_history(tmp_path):
+    """Two copies of one runbook in a folder (no history): the commands of §Steps settle that the team
+    page is the older copy. Its §Escalation says the same thing in older words: a duplicate for the
+    owners (info, never a stale flag), and the guard hands the agent the platform page's wording."""
+    wiki = make_wiki(tmp_path / "wiki", {
+        "platform/pooler.md": md("updated: 2026-06-18", f"# Restart the pooler\n\n## Steps\n\n{STEPS_NEW}\n\n"
+                                                        f"## Escalation\n\n{ESCALATE_NEW}\n"),
+        "teams/checkout/pooler.md": md("updated: 2022-09-08", f"# Restart the pooler\n\n## Steps\n\n{STEPS_OLD}\n\n"
+                                                              f"## Escalation\n\n{ESCALATE_OLD}\n"),
+    })
+    index = tmp_path / "index"
+    res = crawl_check(wiki, index, embedder=get_embedder(MODEL), record=True)
+    esc = [f for f in res.findings if f.heading == "Escalation"]
+    assert [(f.path, f.kind, f.level, f.newer["path"]) for f in esc] == [
+        ("teams/checkout/pooler.md", "duplicate", "info", "platform/pooler.md")], esc
+    assert esc[0].message.startswith("older wording of platform/pooler.md §Escalation")
+    guard = Guard(index, embedder=get_embedder(MODEL), config=GuardConfig(record_events=False))
+    try:
+        got = [(r.section["path"], r.section["heading"]) for r in guard.search(ESCALATE_OLD, k=2)]
+    finally:
+        guard.close()
+    assert got[0] == ("platform/pooler.md", "Escalation") and ("teams/checkout/pooler.md", "Escalation") not in got, got

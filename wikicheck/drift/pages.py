@@ -180,6 +180,48 @@ class CopiedPages:
         votes = self._page_votes(pair)[1]
         return None if votes == 0 else (pair[1] if votes > 0 else pair[0])
 
+    def _prose_direction(self, x: Sec, y: Sec, d: ClaimDiff, lex: float, votes: int, votes_dates: int) -> int:
+        """For two aligned sections that differ in prose or links only: +1 when `y` supersedes `x`, -1
+        for the other way, 0 when the difference is not a change that supersedes either."""
+        c = self.c
+        # stale when the newer page was rewritten or re-linked, once the page's direction is settled;
+        # never when either side was edited on its own (a team note, a review line, a fixed link) after
+        # saying the same thing as the other
+        links = any(cl.type == "url" for cl in d.old_only + d.new_only)
+        if votes_dates == 0 or (changed_share(x.row["text"], y.row["text"]) <= c.opt.prose_changed_share and not links):
+            return 0
+        # without any claim on the page to settle it, only a real rewrite, or a sentence one side says
+        # and the other has nothing like (a step added, advice dropped) counts, never a reworded
+        # sentence: "never raised when the two say the same thing". A note that either side added on
+        # its own is ruled out just below (_diverged: it said what the other says)
+        if not votes and lex >= c.opt.rewrite and not (
+                new_sentences(x.row["text"], y.row["text"]) or new_sentences(y.row["text"], x.row["text"])):
+            return 0
+        old, new = (x, y) if votes_dates > 0 else (y, x)
+        # the older side moved away by itself: its own note or fix, not staleness. The newer side moving
+        # away is the update itself, but only when claims settled the direction
+        if self._diverged(old, new) or (not votes and self._diverged(new, old)):
+            return 0
+        if len(tokens(new.row["text"])) < 3:
+            return 0  # the newer page has nothing here: no advice to supersede the copy with
+        return votes_dates
+
+    def _older_wording(self, x: Sec, y: Sec, votes: int, source: str | None, lex: float) -> Hit | None:
+        """A duplicate on the older page's section when the claims elsewhere on the page settled which
+        page is the older copy (never dates alone, never against the history): the two say the same
+        thing in other words, and the guard hands the agent the newer wording, as lineage does for a
+        copy of an older wording."""
+        if not votes:
+            return None
+        old, new = (x, y) if votes > 0 else (y, x)
+        if (source is not None and old.row["document_id"] == source) or len(tokens(new.row["text"])) < 3:
+            return None
+        return Hit("superseded", "duplicate", old.row["id"], new.row["id"],
+                   f"older wording of {new.row['path']} §{new.row['heading'] or '(top)'}, on a page that is an "
+                   f"older copy of that one (its commands or values are the older ones)",
+                   {"match": "page copy", "lexical_similarity": round(lex, 3), "page_votes": abs(votes),
+                    "gives_place": True}, key=new.row["id"])
+
     def copied_pages(self) -> list[Hit]:
         c = self.c
         eff = c.eff_date
@@ -224,28 +266,16 @@ class CopiedPages:
                     continue
                 old, new = (x, y) if direction > 0 else (y, x)
                 if not d.substantive:
-                    # prose or links only: stale when the newer page was rewritten or re-linked, once the
-                    # page's direction is settled; never when either side was edited on its own (a team
-                    # note, a review line, a fixed link) after saying the same thing as the other
-                    links = any(cl.type == "url" for cl in d.old_only + d.new_only)
-                    if votes_dates == 0 or (changed_share(x.row["text"], y.row["text"]) <= c.opt.prose_changed_share
-                                            and not links):
+                    settled = self._prose_direction(x, y, d, lex, votes, votes_dates)
+                    if settled == 0:
+                        # not a change that supersedes, but where the claims on the rest of the page
+                        # settle which page is the older copy, its wording gives place to the newer one
+                        hit = self._older_wording(x, y, votes, source, lex)
+                        if hit is not None:
+                            out.append(hit)
                         continue
-                    # without any claim on the page to settle it, only a real rewrite, or a sentence one
-                    # side says and the other has nothing like (a step added, advice dropped) counts, never a
-                    # reworded sentence: "never raised when the two say the same thing". A note that either
-                    # side added on its own is ruled out just below (_diverged: it said what the other says)
-                    if not votes and lex >= c.opt.rewrite and not (
-                            new_sentences(x.row["text"], y.row["text"]) or new_sentences(y.row["text"], x.row["text"])):
-                        continue
-                    direction = votes_dates
-                    old, new = (x, y) if votes_dates > 0 else (y, x)
-                    # the older side moved away by itself: its own note or fix, not staleness. The newer
-                    # side moving away is the update itself, but only when claims settled the direction
-                    if self._diverged(old, new) or (not votes and self._diverged(new, old)):
-                        continue
-                    if len(tokens(new.row["text"])) < 3:
-                        continue  # the newer page has nothing here: no advice to supersede the copy with
+                    direction = settled
+                    old, new = (x, y) if settled > 0 else (y, x)
                 if source is not None and old.row["document_id"] == source:
                     continue
                 dd = d if direction > 0 else diff_claims(c.claims(y), c.claims(x))
