@@ -187,3 +187,19 @@ def test_changed_share_reads_like_a_diff():
     # one word in twenty changed is well under the 15% of a prose change
     long = " ".join(f"word{i}" for i in range(20))
     assert changed_share(long, long.replace("word7", "other")) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("old,new,edit", [
+    # a wording fix inside an instruction: the same instruction, for one section's own history
+    ("The labels should include the claim, as well as its namespace.", "The labels should include the claim, and its namespace.", False),
+    ("You must definately drain the node and wait for the pods to move before the reboot.",
+     "You must definitely drain the node and wait for the pods to move before the reboot.", False),
+    # an instruction extended, cut short, or turned around is a change; so is any other claim
+    ("You should restart the pod.", "You should restart the pod and then drain the node.", True),
+    ("Always restart the pod.", "Never restart the pod.", True),
+    ("Connect on port 6543.", "Connect on port 6432.", True),
+])
+def test_substantive_edit_of_one_section(old, new, edit):
+    d = diff_claims(extract_claims(old), extract_claims(new))
+    assert d.substantive  # between two pages, any of these differences counts
+    assert d.substantive_edit is edit

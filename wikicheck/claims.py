@@ -96,6 +96,25 @@ class ClaimDiff:
         return bool(self.conflicts) or any(c.type in SUBSTANTIVE for c in self.old_only + self.new_only)
 
     @property
+    def substantive_edit(self) -> bool:
+        """`substantive`, for two versions of one section: an instruction that kept its polarity and
+        nearly all its words ("as well as" -> "and", a spelling fix) is the same instruction edited for
+        wording, so the edit did not change what the section tells an engineer to do. (Between two
+        different pages, that difference still counts: it is the wording one of them never had.)"""
+        if self.conflicts:
+            return True
+        old = [c for c in self.old_only if c.type in SUBSTANTIVE]
+        new = [c for c in self.new_only if c.type in SUBSTANTIVE]
+        if any(c.type != "instruction" for c in old + new):
+            return True
+        for a in old:
+            match = next((b for b in new if b.key == a.key and _same_words(a.value, b.value) >= 0.8), None)
+            if match is None:
+                return True
+            new.remove(match)
+        return bool(new)
+
+    @property
     def strong(self) -> bool:
         """Changes to what an engineer runs or connects to: code, commands, hosts, ports, flags."""
         strong = ("code", "command", "host", "port", "flag", "path", "quantity", "instruction", "version")
@@ -376,6 +395,14 @@ def _by_key(cs):  # type: ignore[no-untyped-def]
 
 def _sort(c: Claim) -> tuple[str, str, str]:
     return (c.type, c.key, c.value)
+
+
+def _same_words(a: str, b: str) -> float:
+    """Dice coefficient of two contents' words: 1.0 for the same words, lower for a longer or shorter one."""
+    sa, sb = set(a.split()), set(b.split())
+    if not sa or not sb:
+        return 0.0
+    return 2 * len(sa & sb) / (len(sa) + len(sb))
 
 
 def _overlap(a: str, b: str) -> float:

@@ -208,3 +208,24 @@ def test_a_note_added_to_a_copy_never_supersedes_the_canonical(git_repo, tmp_pat
     res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
     assert of(res, min_level="warning") == [], show(res.findings)
 
+
+
+# The platform page was rewritten in 2024 (one commit: no past versions); the team copy of 2022 said
+# "should include ..., as well as ..." and got a wording fix in 2025 ("as well as" -> "and").
+LABELS_NOW = ("## Diagnosis\n\nThe alert labels name the PersistentVolumeClaim and its namespace; graph the free "
+              "space of that claim in the metrics console.\n")
+LABELS_THEN = ("## Diagnosis\n\nThe alert labels should include the name of the PersistentVolumeClaim associated "
+               "with the volume that is low on storage, as well as the namespace that claim is in.\n")
+
+
+def test_a_wording_fix_in_a_copys_instruction_does_not_make_it_the_newer_page(git_repo, tmp_path):
+    """The fix keeps the instruction's polarity and nearly all its words: for the copy's own history it
+    is no change of substance, so the copy's section still dates from 2022, and the platform page (2024)
+    is the newer one. Counting the fix as a change made the canonical page look superseded."""
+    canon = runbook("Restart PgBouncer", OVERVIEW, LABELS_NOW, ESCALATION)
+    copy = runbook("Checkout: Restart PgBouncer", OVERVIEW, LABELS_THEN, ESCALATION)
+    fixed = copy.replace(", as well as the namespace", ", and the namespace")
+    repo = git_repo((COPY_DATE, {COPY: copy}), (CHANGE_DATE, {CANON: canon}), (NOTE_DATE, {COPY: fixed}))
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    assert of(res, path=CANON, min_level="warning") == [], show(res.findings)
+    assert where(of(res, min_level="warning")) == {("WC201", COPY, "Diagnosis")}, show(res.findings)

@@ -250,7 +250,7 @@ class Corpus:
             if prev["valid_to"] is None:
                 continue
             d = diff_claims(self.text_claims(self.vtext(prev["id"])), self.text_claims(self.vtext(cur["id"])))
-            if d.substantive:
+            if d.substantive_edit:
                 break
             cur = prev
         s.eff = cur["valid_from"] or s.row["changed_at"]
