@@ -229,3 +229,14 @@ def test_a_wording_fix_in_a_copys_instruction_does_not_make_it_the_newer_page(gi
     res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
     assert of(res, path=CANON, min_level="warning") == [], show(res.findings)
     assert where(of(res, min_level="warning")) == {("WC201", COPY, "Diagnosis")}, show(res.findings)
+
+
+def test_a_paragraph_given_its_own_heading_is_no_vote_without_history(tmp_path):
+    """No history: the newer page put the last paragraph of its overview (a command) under a heading of
+    its own. The copy says the same under fewer headings: not superseded, and no claim vote for it."""
+    check = ("Check the pools first with `psql -h pgbouncer.db.svc.cluster.local -p 6432 -c 'SHOW POOLS;'` "
+             "and compare the waiting clients with the dashboard.")
+    res = folder_pair(tmp_path, "updated: 2026-06-18",
+                      runbook("Restart PgBouncer", OVERVIEW, "## Check the pools\n\n" + check + "\n", ESCALATION),
+                      "updated: 2022-09-08", runbook("Checkout: Restart PgBouncer", OVERVIEW + "\n" + check + "\n", ESCALATION))
+    assert of(res, min_level="warning") == [], show(res.findings)

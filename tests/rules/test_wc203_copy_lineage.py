@@ -12,6 +12,7 @@ from rules.helpers import (
     CHANGE_DATE,
     COPY,
     COPY_DATE,
+    ESCALATION,
     NO_AGE_RULES,
     OVERVIEW,
     copy_repo,
@@ -174,3 +175,23 @@ def test_deprecation_notice_added_to_the_source_supersedes_the_copy(git_repo, tm
     assert (f.kind, f.level, f.newer["path"], f.newer["heading"]) == ("superseded", "error", CANON, "Restart")
     assert "the newer section says `deprecated: procedure deprecated removed next release pooler`" in f.message
     assert [c["type"] for c in f.evidence["claims"]["new_only"]] == ["deprecation"]
+
+
+# The platform page later gave the last paragraph of its overview a heading of its own; the team copy
+# still has it inside its overview. Nothing the copy says went away.
+CHECK_POOLS = ("Check the pools first with `psql -h pgbouncer.db.svc.cluster.local -p 6432 -c 'SHOW POOLS;'` "
+               "and compare the waiting clients with the dashboard.")
+SPLIT_BEFORE = runbook("Restart PgBouncer", OVERVIEW + "\n" + CHECK_POOLS + "\n", ESCALATION)
+SPLIT_AFTER = runbook("Restart PgBouncer", OVERVIEW, "## Check the pools\n\n" + CHECK_POOLS + "\n", ESCALATION)
+
+
+@pytest.mark.parametrize("after,flagged", [
+    (SPLIT_AFTER, False),  # the paragraph went under its own heading, right after the overview
+    (runbook("Restart PgBouncer", OVERVIEW, ESCALATION), True),  # the paragraph (a command) was dropped
+], ids=["split", "dropped"])
+def test_a_paragraph_given_its_own_heading_is_not_a_change(git_repo, tmp_path, after, flagged):
+    copy = SPLIT_BEFORE.replace("# Restart PgBouncer", "# Checkout: Restart PgBouncer", 1)
+    repo = git_repo((CANON_DATE, {CANON: SPLIT_BEFORE}), (COPY_DATE, {COPY: copy}), (CHANGE_DATE, {CANON: after}))
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    got = [(f.path, f.heading, f.kind) for f in of(res, min_level="warning")]
+    assert got == ([(COPY, "Overview", "superseded")] if flagged else []), show(res.findings)

@@ -160,6 +160,8 @@ class Lineage:
             # an older version of the other's (a note or a review line the other page added later)
             if pages.newer_page(s.row["document_id"], origin.row["document_id"]) == s.row["document_id"]:
                 return None
+            if pages.is_split(s, origin):
+                return None  # the source page only gave part of this text a heading of its own since
             if origin.row["document_id"] != vdoc:  # the text moved to another page since
                 where = f"{where} (now {origin.row['path']} §{origin.row['heading'] or '(top)'})"
             cur_claims = c.claims(origin)

@@ -150,6 +150,34 @@ class CopiedPages:
                 rest_y.remove(best)
         return out
 
+    def is_split(self, old: Sec, new: Sec) -> bool:
+        """True when `new`'s page gave part of what `old` says a heading of its own: `old` reads as
+        `new` followed by the sections right after it that have no counterpart on `old`'s page (an
+        "Impact" paragraph that went under "## Impact"), and not as `new` alone. The advice is all
+        still there; only the headings moved."""
+        if old.row["body_hash"] == new.row["body_hash"]:
+            return False
+        doc, other = new.row["document_id"], old.row["document_id"]
+        pair = (min(doc, other), max(doc, other))
+        aligned = self.page_pairs().get(pair)
+        if aligned is None:
+            aligned = self._align(self.c.by_doc.get(doc, []), self.c.by_doc.get(other, []))
+        matched = {t.row["id"] for duo in aligned for t in duo}
+        secs = sorted(self.c.by_doc.get(doc, []), key=lambda t: t.row["line_start"])
+        at = next((i for i, t in enumerate(secs) if t.row["id"] == new.row["id"]), None)
+        if at is None:
+            return False
+        extra = []
+        for t in secs[at + 1:]:
+            if t.row["id"] in matched:
+                break
+            extra.append(t.row["text"])
+        if not extra:
+            return False
+        merged = "\n\n".join([new.row["text"], *extra])
+        near = self.c.opt.near_copy
+        return lexical_similarity(old.row["text"], merged) >= near > lexical_similarity(old.row["text"], new.row["text"])
+
     def _page_votes(self, pair: tuple[str, str]) -> tuple[list[tuple[Sec, Sec, ClaimDiff | None]], int]:
         """Aligned sections of a copied-page pair with their claim differences, and the page vote:
         > 0 when the second page is newer, by the dates of the sections whose claims differ."""
@@ -160,6 +188,8 @@ class CopiedPages:
                 if x.row["body_hash"] == y.row["body_hash"]:
                     diffs.append((x, y, None))
                     continue
+                if self.is_split(x, y) or self.is_split(y, x):
+                    continue  # the same text under more headings on one page: no difference to vote on
                 d = diff_claims(self.c.claims(x), self.c.claims(y))
                 diffs.append((x, y, d))
                 if d.substantive:
