@@ -232,8 +232,10 @@ class CopiedPages:
         # away is the update itself, but only when claims settled the direction
         if self._diverged(old, new) or (not votes and self._diverged(new, old)):
             return 0
-        if len(tokens(new.row["text"])) < 3:
-            return 0  # the newer page has nothing here: no advice to supersede the copy with
+        if len(tokens(old.row["text"])) < 3:
+            return 0  # the older page says nothing here: no advice of its own to be outdated
+        # (the newer page saying nothing here any more is a change: the advice the copy still gives was
+        # taken out of the runbook)
         return votes_dates
 
     def _older_wording(self, x: Sec, y: Sec, votes: int, source: str | None, lex: float) -> Hit | None:
@@ -309,8 +311,9 @@ class CopiedPages:
                 if source is not None and old.row["document_id"] == source:
                     continue
                 dd = d if direction > 0 else diff_claims(c.claims(y), c.claims(x))
+                what = summary(dd) if tokens(new.row["text"]) else "the newer page took this text out"
                 msg = (f"superseded by {new.row['path']} §{new.row['heading'] or '(top)'} "
-                       f"(changed {day(eff(new))}; this copy {day(eff(old))}): {summary(dd)}")
+                       f"(changed {day(eff(new))}; this copy {day(eff(old))}): {what}")
                 ev = c.evidence(old, new, dd, {"match": "page copy", "lexical_similarity": round(lex, 3),
                                                "page_votes": abs(votes), "history": c.why_not_own(old, None, new)})
                 out.append(Hit("superseded", "superseded", old.row["id"], new.row["id"], msg, ev, key=new.row["id"]))
