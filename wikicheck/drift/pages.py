@@ -232,8 +232,8 @@ class CopiedPages:
         # away is the update itself, but only when claims settled the direction
         if self._diverged(old, new) or (not votes and self._diverged(new, old)):
             return 0
-        if len(tokens(old.row["text"])) < 3:
-            return 0  # the older page says nothing here: no advice of its own to be outdated
+        if len(tokens(old.row["text"])) < 3 and len(tokens(new.row["text"])) < 3:
+            return 0  # neither page says anything here ("TODO" for nothing)
         # (the newer page saying nothing here any more is a change: the advice the copy still gives was
         # taken out of the runbook)
         return votes_dates
