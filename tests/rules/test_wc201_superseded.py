@@ -259,3 +259,13 @@ def test_advice_the_newer_page_took_out_supersedes_the_copy(tmp_path):
                       runbook("Restart PgBouncer", OVERVIEW, "## Diagnosis\n\nTODO\n", RESTART_NEW, ESCALATION),
                       "updated: 2022-09-08", runbook("Checkout: Restart PgBouncer", OVERVIEW, "## Diagnosis\n", RESTART_OLD, ESCALATION))
     assert [f.heading for f in of(res, min_level="warning")] == ["Restart"], show(res.findings)
+
+
+def test_a_copys_note_under_its_title_is_not_advice_taken_out(tmp_path):
+    """The newer page has nothing under its title; the copy says what it is there. Without history
+    that note looks like text the newer page took out, but under the title it is the copy's own
+    preamble: only a step's section counts (test_advice_the_newer_page_took_out_supersedes_the_copy)."""
+    note = "Copy of the platform runbook, kept here for the checkout on-call team and their pager rotation.\n\n"
+    res = folder_pair(tmp_path, "updated: 2026-06-18", runbook("Restart PgBouncer", OVERVIEW, RESTART_NEW, ESCALATION),
+                      "updated: 2022-09-08", runbook("Checkout: Restart PgBouncer", note + OVERVIEW, RESTART_OLD, ESCALATION))
+    assert [f.heading for f in of(res, min_level="warning")] == ["Restart"], show(res.findings)

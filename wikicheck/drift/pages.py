@@ -232,11 +232,18 @@ class CopiedPages:
         # away is the update itself, but only when claims settled the direction
         if self._diverged(old, new) or (not votes and self._diverged(new, old)):
             return 0
-        if len(tokens(old.row["text"])) < 3 and len(tokens(new.row["text"])) < 3:
-            return 0  # neither page says anything here ("TODO" for nothing)
-        # (the newer page saying nothing here any more is a change: the advice the copy still gives was
-        # taken out of the runbook)
+        if len(tokens(new.row["text"])) < 3:
+            # the newer page says nothing here. Under a step's heading, that is advice taken out of the
+            # runbook, which the copy still gives. Under the page's title it is not: that is where a
+            # copy says what it is ("Copy of the platform runbook, kept for the checkout on-call"), and
+            # where nothing tells a note apart from a step without the page's history
+            if len(tokens(old.row["text"])) < 3 or self._title_section(old) or self._title_section(new):
+                return 0
         return votes_dates
+
+    @staticmethod
+    def _title_section(s: Sec) -> bool:
+        return s.row["level"] <= 1 and len(s.row["heading_path"] or []) <= 1
 
     def _older_wording(self, x: Sec, y: Sec, votes: int, source: str | None, lex: float) -> Hit | None:
         """A duplicate on the older page's section when the claims elsewhere on the page settled which
