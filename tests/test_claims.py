@@ -126,6 +126,11 @@ DIFFS = [
     ("Verify commits with GnuPG.", "Verify commits with GnuPG. GnuPG verification is deprecated, use source integrity.",
      set(), True),
     ("Note that the v1 API is deprecated.", "Note: the v1 API is deprecated.", set(), False),
+    # contractions spelled out are the same instruction
+    ("If you don't get any results back, there aren't too many slow requests.",
+     "If you do not get any results back, there are not too many slow requests.", set(), False),
+    ("You can't restart the pooler from the UI, never try it.", "You cannot restart the pooler from the UI, never try it.",
+     set(), False),
     ("Connector X (deprecated, retires soon) sends cards.", "Connector X sends cards (deprecated, retires soon).",
      set(), False),
     (block("kubectl exec deploy/x -- refund-batch --batch-size 500"), block("kubectl exec deploy/x -- refund-batch --batch-size 50"),

@@ -337,7 +337,18 @@ def _quantity_key(before: str) -> str:
     return words[-1] if words else ""
 
 
+# contractions spelled out, so "don't" and "do not" (and "can't", "cannot", "can not") give the same
+# content words: a copy edited for style says the same thing. A possessive "'s" becomes "is" too, a
+# stop word either way
+_CONTRACTIONS = [(re.compile(p, re.I), r) for p, r in (
+    (r"\bcan['\u2019]t\b|\bcannot\b", "can not"), (r"\bwon['\u2019]t\b", "will not"), (r"n['\u2019]t\b", " not"),
+    (r"['\u2019]s\b", " is"), (r"['\u2019]re\b", " are"), (r"['\u2019]ll\b", " will"), (r"['\u2019]ve\b", " have"),
+    (r"['\u2019]d\b", " would"))]
+
+
 def _content(sentence: str) -> str:
+    for rx, rep in _CONTRACTIONS:
+        sentence = rx.sub(rep, sentence)
     words = [w.lower().rstrip(".,;:") for w in _WORD.findall(sentence)]
     keep = [w for w in words if w not in _STOP and not _NEG.fullmatch(w) and not _POS.fullmatch(w)]
     return " ".join(keep[:12])
