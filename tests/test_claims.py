@@ -63,6 +63,11 @@ HAS = [
     # instructions with their polarity
     ("Never run refunds during business hours.", C("instruction", "dont", "refunds during business hours")),
     ("Always do a dry run first.", C("instruction", "do", "dry first")),
+    # a query or an expression quoted inline is code: what an engineer pastes
+    ("Check the logs with the Loki query `{component=\"kube-apiserver\"}` first.",
+     C("code", "", '{component="kube-apiserver"}')),
+    ("Graph `rate(apiserver_request_total{code=~\"5..\"}[5m])` on the dashboard.",
+     C("code", "", 'rate(apiserver_request_total{code=~"5.."}[5m])')),
     # deprecation notices, in the forms docs write them
     ("GPG signature verification is deprecated and will be removed in the next major version.",
      C("deprecation", "", "gpg signature verification deprecated removed next major version")),
@@ -94,6 +99,7 @@ HAS_NOT = [
     ("Refunds are processed in batches.", "instruction", None),
     ("If the pod is removed from the node, the alert clears.", "deprecation", None),  # removed, not going away
     ("Retry the sync.", "deprecation", None),
+    ("Set `replicas` on the `Deployment`.", "code", None),  # names in backticks are identifiers, not code
     ("```sh\n# restart the pooler\n```", "code", None),  # comment lines are not commands
 ]
 

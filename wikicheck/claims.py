@@ -43,6 +43,7 @@ _QUANTITY = re.compile(
 _PREFIXED_KEY = re.compile(
     r"(?<![\w./:@-])((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}/[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?)(?![\w/.-]|\.\w)")
 _IDENT = re.compile(r"^[A-Za-z_][\w.-]*[A-Za-z0-9_]$")
+_EXPRESSION = re.compile(r"[{}()\[\]=<>|\"~]")
 _NEG = re.compile(r"\b(never|do not|don't|dont|must not|mustn't|should not|shouldn't|avoid|not allowed|prohibited|no longer)\b", re.I)
 _POS = re.compile(r"\b(always|must|should|make sure|ensure|required?|only)\b", re.I)
 # a statement that something is on its way out ("X is deprecated", "will be removed in v3", "retires
@@ -219,6 +220,10 @@ def extract_claims(raw: str) -> frozenset[Claim]:
             claims.add(Claim("command", n.split()[0] if len(n.split()) < 2 else " ".join(n.split()[:2]), n))
         elif _IDENT.match(s) and not _VERSION.fullmatch(s):
             claims.add(Claim("identifier", "", s))
+        elif len(s) >= 5 and _EXPRESSION.search(s):
+            # a query or an expression quoted in prose (PromQL, LogQL, a label selector, a JSONPath):
+            # what an engineer pastes, as a code line is
+            claims.add(Claim("code", "", _norm_code(s)))
 
     technical = code_text + "\n" + "\n".join(inline) + "\n" + prose_plain
     for m in _URL.finditer(technical):
