@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
 from pathlib import Path
@@ -47,22 +46,10 @@ def _onnx_cache(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent  # the run's root, shared by the workers: the first export serves them all
-    cache = base / "wikicheck-cache"
-    mp.setenv("WIKICHECK_CACHE_DIR", str(cache))
+    # the workers' first real-model crawls start together; cached_export lets one export and the other
+    # wait for it and copy it from this shared cache
+    mp.setenv("WIKICHECK_CACHE_DIR", str(base / "wikicheck-cache"))
     mp.delenv("WIKICHECK_ENGINE", raising=False)
-    # The workers' first real-model crawls start together: without a lock each would export (~20 s of
-    # CPU on a 2-core machine) before either had cached it. One export at a time: the next finds it cached.
-    from wikicheck.onnx_engine import ensure
-
-    export = ensure.cached_export
-
-    def one_at_a_time(*args, **kwargs):  # type: ignore[no-untyped-def]
-        cache.mkdir(parents=True, exist_ok=True)
-        with open(cache / "export.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            return export(*args, **kwargs)
-
-    mp.setattr(ensure, "cached_export", one_at_a_time)
     yield
     mp.undo()
 

@@ -434,3 +434,37 @@ def test_omp_num_threads_caps_onnx_runtime(monkeypatch, value, threads):
     else:
         monkeypatch.setenv("OMP_NUM_THREADS", value)
     assert _env_threads() == threads
+
+
+def test_two_crawls_needing_one_export_at_once_export_it_once(tmp_path, monkeypatch):
+    """Two crawls (here two threads, each with its own lock file descriptor, as two processes have)
+    that need the same export at the same moment: one exports, the other waits and copies it from the
+    cache. The exporter is a stand-in that takes half a second, so without the lock both would run it."""
+    import threading
+    import time
+
+    from wikicheck.onnx_engine import export as ex
+
+    monkeypatch.setenv("WIKICHECK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(ex, "_exporter_id", lambda: "stand-in exporter")
+    calls = []
+
+    def slow_export(st_model: Any, dest: Path) -> None:
+        calls.append(dest)
+        time.sleep(0.5)
+        dest.write_bytes(b"the exported model")
+
+    monkeypatch.setattr(ex, "_export_to", slow_export)
+    got: dict[int, str] = {}
+
+    def run(i: int) -> None:
+        got[i] = ex.cached_export(None, "model files", tmp_path / f"export-{i}.onnx")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert sorted(got.values()) == ["stand-in exporter", "stand-in exporter (cached)"]
+    assert {(tmp_path / f"export-{i}.onnx").read_bytes() for i in range(2)} == {b"the exported model"}

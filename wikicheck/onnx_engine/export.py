@@ -3,9 +3,12 @@ cache. Crawl time only: the one module that imports torch (inside its functions)
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,35 +86,54 @@ def _export_to(st_model: Any, dest: Path) -> None:
 
 def cached_export(st_model: Any, fingerprint: str, dest: Path) -> str:
     """Write the ONNX export of the model to `dest`: from the user's cache when an export of these
-    model files by this exporter is there (exporting takes ~20 s), else exported and cached."""
+    model files by this exporter is there (exporting takes ~20 s), else exported and cached. Processes
+    that need the same export at once (two crawls, replicas starting together) export it once: the
+    others wait for it and copy it from the cache."""
     exporter = _exporter_id()
     key = hashlib.sha256(f"{fingerprint}\0{exporter}".encode()).hexdigest()[:32]
     cache = cache_dir() / "onnx"
     cached, meta_path = cache / f"{key}.onnx", cache / f"{key}.json"
+    with _one_at_a_time(cache / f"{key}.lock"):
+        try:
+            meta = json.loads(meta_path.read_text())
+            data, _ = read_whole(cached, meta)
+            if data is not None:
+                with open(dest, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                return exporter + " (cached)"
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass
+        try:
+            _export_to(st_model, dest)
+        except (ImportError, ExportFailed):
+            raise
+        except Exception as e:  # noqa: BLE001 - the exporter's many errors: this model is not exported
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+            raise ExportFailed(f"torch.onnx.export failed ({type(e).__name__}: {first})") from None
+        try:
+            data = dest.read_bytes()
+            atomic_write(cached, data)
+            atomic_write(meta_path, json.dumps({"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                                                 "exporter": exporter}).encode())
+        except OSError:
+            pass  # no cache: the next index exports again
+        return exporter
+
+
+@contextmanager
+def _one_at_a_time(path: Path) -> Iterator[None]:
+    """An exclusive flock on `path` for the block (released by the kernel if the holder dies). A cache
+    folder that cannot hold the lock file only means no waiting: each process exports on its own."""
     try:
-        meta = json.loads(meta_path.read_text())
-        data, _ = read_whole(cached, meta)
-        if data is not None:
-            with open(dest, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            return exporter + " (cached)"
-    except (OSError, ValueError, TypeError, AttributeError):
-        pass
-    try:
-        _export_to(st_model, dest)
-    except (ImportError, ExportFailed):
-        raise
-    except Exception as e:  # noqa: BLE001 - the exporter's many errors: this model is not exported
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
-        raise ExportFailed(f"torch.onnx.export failed ({type(e).__name__}: {first})") from None
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        data = dest.read_bytes()
-        atomic_write(cached, data)
-        atomic_write(meta_path, json.dumps({"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                                             "exporter": exporter}).encode())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
-        pass  # no cache: the next index exports again
-    return exporter
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
