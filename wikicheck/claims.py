@@ -444,11 +444,7 @@ def lexical_similarity(a: str, b: str) -> float:
         return 1.0
     if not ta or not tb:
         return 0.0
-    from collections import Counter
-
-    ca, cb = Counter(ta), Counter(tb)
-    common = sum((ca & cb).values())
-    return 2 * common / (len(ta) + len(tb))
+    return _dice(ta, tb)
 
 
 def changed_share(a: str, b: str) -> float:
@@ -479,6 +475,7 @@ def new_sentences(old: str, new: str, min_tokens: int = 4, reworded: float = 0.5
 
 
 def _dice(a: list[str], b: list[str]) -> float:
+    """Multiset Dice of two non-empty token lists: the measure of lexical_similarity."""
     from collections import Counter
 
     common = sum((Counter(a) & Counter(b)).values())
