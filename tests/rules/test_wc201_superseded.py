@@ -269,3 +269,19 @@ def test_a_copys_note_under_its_title_is_not_advice_taken_out(tmp_path):
     res = folder_pair(tmp_path, "updated: 2026-06-18", runbook("Restart PgBouncer", OVERVIEW, RESTART_NEW, ESCALATION),
                       "updated: 2022-09-08", runbook("Checkout: Restart PgBouncer", note + OVERVIEW, RESTART_OLD, ESCALATION))
     assert [f.heading for f in of(res, min_level="warning")] == ["Restart"], show(res.findings)
+
+
+def test_a_heading_the_copy_extended_is_still_the_same_section(tmp_path):
+    """No history: the team appended its name to a heading ("Escalation (Checkout)"), and the newer
+    page has since added a step under "Escalation". The two are one section: the copy's is superseded."""
+    copy = runbook("Checkout: Restart PgBouncer", OVERVIEW, RESTART_OLD,
+                   ESCALATION.replace("## Escalation", "## Escalation (Checkout)"))
+    steps = ESCALATION_STEP + ("\nIf the standby region is also degraded, declare a major incident in the incident tool "
+                               "and name an incident commander before anything else.\n")
+    res = folder_pair(tmp_path, "updated: 2026-06-18", runbook("Restart PgBouncer", OVERVIEW, RESTART_NEW, steps),
+                      "updated: 2022-09-08", copy)
+    got = {f.heading: f for f in of(res, min_level="warning")}
+    assert set(got) == {"Restart", "Escalation (Checkout)"} and all(f.path == COPY for f in got.values()), \
+        show(res.findings)
+    f = got["Escalation (Checkout)"]
+    assert (f.rule, f.kind, f.newer["path"], f.newer["heading"]) == ("WC201", "superseded", CANON, "Escalation")

@@ -143,6 +143,14 @@ class CopiedPages:
             else:
                 rest_x.append(x)
         rest_y = [y for y in ys if y.row["id"] not in used]
+        # a heading one copy extended ("Impact" -> "Impact (Foundations)", a team's name appended): the
+        # one remaining section under the same parents whose heading's words contain the other's
+        for x in list(rest_x):
+            ext = [y for y in rest_y if _extended_heading(x, y)]
+            if len(ext) == 1 and sum(_extended_heading(z, ext[0]) for z in rest_x) == 1:
+                out.append((x, ext[0]))
+                rest_y.remove(ext[0])
+                rest_x.remove(x)
         for x in rest_x:  # renamed headings: the closest remaining section, if close
             best = max(rest_y, key=lambda y: self.c.cos(x, y), default=None)
             if best is not None and self.c.cos(x, best) >= 0.85:
@@ -325,3 +333,16 @@ class CopiedPages:
                                                "page_votes": abs(votes), "history": c.why_not_own(old, None, new)})
                 out.append(Hit("superseded", "superseded", old.row["id"], new.row["id"], msg, ev, key=new.row["id"]))
         return out
+
+
+def _extended_heading(a: Sec, b: Sec) -> bool:
+    """Two sections at the same place under the same parent headings, where one's own heading is the
+    other's with words added (never two titles: a page's H1 is matched on its own)."""
+    ha, hb = a.row["heading_path"] or [], b.row["heading_path"] or []
+    if a.row["level"] != b.row["level"] or len(ha) != len(hb) or len(ha) < 2:
+        return False
+    if [norm_heading(h) for h in ha[1:-1]] != [norm_heading(h) for h in hb[1:-1]]:
+        return False
+    wa, wb = set(norm_heading(ha[-1]).split()), set(norm_heading(hb[-1]).split())
+    return bool(wa) and bool(wb) and wa != wb and (wa <= wb or wb <= wa)
+
