@@ -195,3 +195,41 @@ def test_a_paragraph_given_its_own_heading_is_not_a_change(git_repo, tmp_path, a
     res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
     got = [(f.path, f.heading, f.kind) for f in of(res, min_level="warning")]
     assert got == ([(COPY, "Overview", "superseded")] if flagged else []), show(res.findings)
+
+
+# A step the canonical added to its escalation since the team copied it (no command, host or value
+# in it), and the same step taken out again.
+ESCALATION_STEP = ESCALATION + ("\nBefore you page anyone, move the checkout traffic to the standby region "
+                                "from the traffic console.\n")
+STEP = "Before you page anyone, move the checkout traffic to the standby region from the traffic console."
+
+
+@pytest.mark.parametrize("then,now,says", [
+    (ESCALATION, ESCALATION_STEP, f'the newer section adds "{STEP}"'),
+    (ESCALATION_STEP, ESCALATION, f'the newer section no longer says "{STEP}"'),
+], ids=["step-added", "step-taken-out"])
+def test_a_step_the_source_added_or_took_out_supersedes_the_copy(git_repo, tmp_path, then, now, says):
+    """The history shows the team page made whole from the canonical, and the canonical's commands
+    moved on elsewhere on the page (§Restart): a step it added to (or took out of) §Escalation since is
+    a change of substance, and the message quotes it."""
+    from rules.helpers import RESTART_NEW, RESTART_OLD
+
+    repo, _ = _made_from_canon(git_repo, RESTART_OLD + "\n" + then, RESTART_NEW + "\n" + now, RESTART_OLD + "\n" + then)
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    got = {f.heading: f for f in of(res, "WC203", path=COPY, min_level="warning")}
+    assert set(got) == {"Restart", "Escalation"}, show(res.findings)
+    f = got["Escalation"]
+    assert (f.kind, f.newer["path"], f.newer["heading"]) == ("superseded", CANON, "Escalation")
+    assert f.message.endswith(f": {says}"), f.message
+    assert of(res, path=CANON, min_level="warning") == [], show(res.findings)
+
+
+def test_a_step_added_where_no_claim_moved_stays_wording_only(git_repo, tmp_path):
+    """The same step added with nothing else on the page changed: the history alone cannot tell the
+    source's new step from a team's note on a page the current one was migrated from
+    (test_wc201's test_a_note_added_to_a_copy_never_supersedes_the_canonical), so it stays informational."""
+    repo, _ = _made_from_canon(git_repo, ESCALATION, ESCALATION_STEP, ESCALATION)
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    esc = [f for f in res.findings if f.path == COPY and f.heading == "Escalation"]
+    assert [(f.level, f.kind) for f in esc] == [("info", "duplicate")], show(res.findings)
+    assert "in wording only" in esc[0].message

@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from ..claims import changed_share, containment, diff_claims, lexical_similarity, tokens
+from ..claims import changed_share, containment, diff_claims, lexical_similarity, new_sentences, tokens
 from .core import Corpus, Hit, Sec, day, summary
 from .identity import PageIdentity, norm_heading
 from .pages import CopiedPages
@@ -173,23 +173,39 @@ class Lineage:
             # (prose alone only where the history shows this page was made from that one, and only a
             # rewrite: text taken out or replaced, not a note added to what was there)
             # (the cheap tests first: the two diffs are the costly ones)
-            rewritten = (ident.origin(s.row["document_id"]) == vdoc
+            made_from = ident.origin(s.row["document_id"]) == vdoc
+            rewritten = (made_from
                          and containment(c.vtext(v["id"]), origin.row["text"]) < 0.9
                          and changed_share(c.vtext(v["id"]), origin.row["text"]) > c.opt.prose_changed_share
                          and changed_share(s.row["text"], origin.row["text"]) > c.opt.prose_changed_share)
-            if not ((d_src.substantive and d_me.substantive) or rewritten):
+            steps: tuple[list[str], list[str]] = ([], [])
+            if not ((d_src.substantive and d_me.substantive) or rewritten) and made_from:
+                # a step the source added since (or advice it took out) is a change of substance too,
+                # but a note added to one of two copies reads the same in either direction (the history
+                # of a wiki migrated after its team copies shows the current page "made from" a copy
+                # that later got its team's note): only where the claims on the rest of the two pages
+                # put the source ahead
+                if pages.ahead_by_claims(s.row["document_id"], origin.row["document_id"]) == origin.row["document_id"]:
+                    steps = self._step_changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
+            if not ((d_src.substantive and d_me.substantive) or rewritten or steps[0] or steps[1]):
                 # the text is still good (only the wording moved on). The guard hands the agent the
                 # current wording where the history or the pages say which is the copy; without that (a
                 # repository without history) the "older" wording may be the current page's
-                sure = (ident.origin(s.row["document_id"]) == vdoc
+                sure = (made_from
                         or pages.newer_page(s.row["document_id"], origin.row["document_id"]) == origin.row["document_id"])
                 return Hit("lineage", "duplicate", s.row["id"], origin.row["id"],
                            f"copy of an older wording of {where}; it changed on {day(v['valid_to'])} in wording only",
                            {"match": "exact" if exact else "near", "source_version": _vjson(v),
                             "claims": d_me.to_json(), "gives_place": sure}, key=origin.row["id"])
+            what = summary(d_me)
+            if not d_me.substantive and not (steps[0] or steps[1]):
+                steps = self._step_changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
+            if not d_me.substantive and (steps[0] or steps[1]):
+                what = (f"the newer section adds \"{_clip(steps[0][0])}\"" if steps[0]
+                        else f"the newer section no longer says \"{_clip(steps[1][0])}\"")
             msg = (f"{'identical' if exact else 'nearly identical'} to {where} as of {day(since)}"
                    f"{_commit(v['commit'])}; that section changed on {day(v['valid_to'])}{_commit(v['ended_by_commit'])}"
-                   f": {summary(d_me)}")
+                   f": {what}")
             ev = c.evidence(s, origin, d_me, {"match": "exact" if exact else "near", "source_version": _vjson(v),
                                               "history": c.why_not_own(s, v)})
             return Hit("lineage", "superseded", s.row["id"], origin.row["id"], msg, ev, key=origin.row["id"])
@@ -218,6 +234,14 @@ class Lineage:
                    {"match": "exact" if exact else "near", "source_version": _vjson(v), "removed_at": v["valid_to"],
                     "history": c.why_not_own(s, v)},
                    key=v["section_id"])
+
+    @staticmethod
+    def _step_changes(then: str, now: str, mine: str) -> tuple[list[str], list[str]]:
+        """Sentences the source added since `then` that the copy (`mine`) lacks, and sentences it took
+        out that the copy still says: a step added or advice dropped, not a reworded sentence."""
+        added = [x for x in new_sentences(then, now) if new_sentences(mine, x)]
+        dropped = [x for x in new_sentences(now, then) if not new_sentences(mine, x)]
+        return added, dropped
 
     def _live_with_text(self, s: Sec, v: dict[str, Any]) -> list[Sec]:
         """Live sections other than `s` (and other than its earlier addresses) that carry `v`'s text."""
@@ -273,3 +297,9 @@ def _vjson(v: dict[str, Any]) -> dict[str, Any]:
 
 def _commit(c: str | None) -> str:
     return f" (commit {c[:10]})" if c else ""
+
+
+def _clip(sentence: str, limit: int = 120) -> str:
+    one = " ".join(sentence.split())
+    return one if len(one) <= limit else one[: limit - 1].rstrip() + "…"
+

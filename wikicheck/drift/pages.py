@@ -206,6 +206,16 @@ class CopiedPages:
             self._votes[pair] = (diffs, votes)
         return self._votes[pair]
 
+    def ahead_by_claims(self, a: str, b: str) -> str | None:
+        """Of two pages that are copies of one runbook, the one whose differing claims (commands,
+        values, settings) are the newer ones, whatever the history says of which page was made from
+        which; None when no claim differs, or the two are not such a pair."""
+        pair = (min(a, b), max(a, b))
+        if pair not in self.page_pairs():
+            return None
+        votes = self._page_votes(pair)[1]
+        return None if votes == 0 else (pair[1] if votes > 0 else pair[0])
+
     def newer_page(self, a: str, b: str) -> str | None:
         """Of two pages that are copies of one runbook, the one that is ahead (None: not a pair, or
         nothing settles it). A page made from the other is never ahead of its source."""
