@@ -459,6 +459,11 @@ def changed_share(a: str, b: str) -> float:
     return 1.0 - difflib.SequenceMatcher(None, ta, tb, autojunk=False).ratio()
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences (and lines) of `text`, as new_sentences splits them."""
+    return [x.strip() for x in _SENT.split(text) if x.strip()]
+
+
 def new_sentences(old: str, new: str, min_tokens: int = 4, reworded: float = 0.5) -> list[str]:
     """Sentences of `new` that say something `old` does not say at all: at least `min_tokens` words,
     and no sentence of `old` shares as much as `reworded` of its words (a reworded or re-wrapped

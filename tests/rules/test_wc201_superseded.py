@@ -199,15 +199,26 @@ def test_a_reworded_sentence_is_not_a_step(git_repo, tmp_path):
 def test_a_note_added_to_a_copy_never_supersedes_the_canonical(git_repo, tmp_path, canon_date):
     """A copy of an unchanged page that later got a team note: whether the canonical page was committed
     before the copy or (migrated) after it, the note is the copy's own edit, never a step the canonical
-    lacks, and the copy is not stale either."""
+    lacks, and the copy is not stale either. Migrated after it, the history shows the canonical "made
+    from" the copy, and the note reads as a step the copy's page added; it is told apart as a line that
+    runbooks of other subjects carry too (here, with another team's name in it)."""
     page = runbook("Restart PgBouncer", OVERVIEW, RESTART_OLD, ESCALATION)
     copy = runbook("Checkout: Restart PgBouncer", OVERVIEW, RESTART_OLD, ESCALATION)
-    noted = copy.replace(ESCALATION, ESCALATION + "\nIf in doubt, ask in the checkout channel before running these steps.\n")
-    repo = git_repo(*sorted([(canon_date, {CANON: page}), (COPY_DATE, {COPY: copy}), (NOTE_DATE, {COPY: noted})],
+    note = "If in doubt, ask in the checkout channel before running these steps."
+    noted = copy.replace(ESCALATION, ESCALATION + "\n" + note + "\n")
+    others = {
+        "teams/search/reindex.md": runbook("Reindex the catalogue", "## Reindex\n\nStart the reindex job from the "
+                                           "search console and wait for the alias to switch.\n\n"
+                                           "If in doubt, ask in the search channel before running these steps.\n"),
+        "teams/payments/refunds.md": runbook("Replay refunds", "## Replay\n\nReplay the failed refunds from the "
+                                             "payments console, oldest first.\n\n"
+                                             "If in doubt, ask in the payments channel before running these steps.\n"),
+    }
+    repo = git_repo(*sorted([(CANON_DATE if canon_date == CHANGE_DATE else COPY_DATE, others),
+                             (canon_date, {CANON: page}), (COPY_DATE, {COPY: copy}), (NOTE_DATE, {COPY: noted})],
                             key=lambda c: c[0]))
     res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
     assert of(res, min_level="warning") == [], show(res.findings)
-
 
 
 # The platform page was rewritten in 2024 (one commit: no past versions); the team copy of 2022 said

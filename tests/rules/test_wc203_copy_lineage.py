@@ -152,14 +152,30 @@ def test_reordered_rewrite_counts_as_changed(git_repo, tmp_path):
     assert (f.kind, f.level, f.newer["path"]) == ("superseded", "error", CANON), show(res.findings)
 
 
-def test_note_added_to_the_source_is_wording_only(git_repo, tmp_path):
-    """The canonical only added a sentence to what the copy says: the copy is not wrong, it gets the
-    informational "older wording" pointer and no error."""
-    added = REWORDED_OLD + "\nThe platform team reads that channel around the clock.\n"
-    repo, _ = _made_from_canon(git_repo, REWORDED_OLD, added, REWORDED_OLD)
+# A line that runbooks of other subjects carry too (a team's standing note), and two such runbooks.
+TEMPLATE_NOTE = "Ping the platform on-call if this does not resolve the issue."
+OTHER_RUNBOOKS = {
+    "platform/redis.md": runbook("Restart Redis", "## Restart\n\nRestart the cache pods one at a time and watch the "
+                                 "hit rate recover.\n\nPing the platform on-call if this does not resolve the issue.\n"),
+    "platform/certs.md": runbook("Rotate certificates", "## Rotate\n\nRenew the ingress certificate from the secrets "
+                                 "console and reload the ingress.\n\nPing the storage on-call if this does not resolve "
+                                 "the issue.\n"),
+}
+
+
+def test_a_template_line_added_to_the_source_is_wording_only(git_repo, tmp_path):
+    """The canonical only added a line that other runbooks carry too (a standing note, not a step of
+    this runbook), and no claim moved: the copy is not wrong, it gets the informational "older
+    wording" pointer and no error."""
+    added = REWORDED_OLD + "\n" + TEMPLATE_NOTE + "\n"
+    repo = git_repo((CANON_DATE, {CANON: runbook("Restart PgBouncer", OVERVIEW, REWORDED_OLD), **OTHER_RUNBOOKS}),
+                    (COPY_DATE, {COPY: runbook("Checkout: Restart PgBouncer", OVERVIEW, REWORDED_OLD)}),
+                    (CHANGE_DATE, {CANON: runbook("Restart PgBouncer", OVERVIEW, added)}))
     res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
     esc = [f for f in res.findings if f.path == COPY and f.heading == "Escalation"]
-    assert [f.level for f in esc] in ([], ["info"]), show(res.findings)
+    assert [(f.level, f.kind) for f in esc] == [("info", "duplicate")], show(res.findings)
+    assert "in wording only" in esc[0].message
+    assert of(res, min_level="warning") == [], show(res.findings)
 
 
 def test_deprecation_notice_added_to_the_source_supersedes_the_copy(git_repo, tmp_path):
@@ -224,12 +240,24 @@ def test_a_step_the_source_added_or_took_out_supersedes_the_copy(git_repo, tmp_p
     assert of(res, path=CANON, min_level="warning") == [], show(res.findings)
 
 
-def test_a_step_added_where_no_claim_moved_stays_wording_only(git_repo, tmp_path):
-    """The same step added with nothing else on the page changed: the history alone cannot tell the
-    source's new step from a team's note on a page the current one was migrated from
-    (test_wc201's test_a_note_added_to_a_copy_never_supersedes_the_canonical), so it stays informational."""
+def test_a_step_the_source_added_supersedes_the_copy_where_no_claim_moved(git_repo, tmp_path):
+    """The same step added with nothing else on the page changed: a sentence of this runbook's own
+    (no other runbook says it), which the copy lacks. The history shows the copy made from the
+    canonical: the copy is superseded, and the message quotes the step."""
     repo, _ = _made_from_canon(git_repo, ESCALATION, ESCALATION_STEP, ESCALATION)
     res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
-    esc = [f for f in res.findings if f.path == COPY and f.heading == "Escalation"]
-    assert [(f.level, f.kind) for f in esc] == [("info", "duplicate")], show(res.findings)
-    assert "in wording only" in esc[0].message
+    [f] = of(res, min_level="warning")
+    assert (f.rule, f.path, f.heading, f.kind) == ("WC203", COPY, "Escalation", "superseded"), show(res.findings)
+    assert f.message.endswith(f': the newer section adds "{STEP}"'), f.message
+
+
+def test_a_sentence_the_source_added_under_its_title_is_no_step(git_repo, tmp_path):
+    """Under a page's title is where a page says what it is (whose copy, who reviewed it): a sentence
+    added there is no step of the runbook, so without a claim that moved it stays informational."""
+    intro = "The platform team owns this runbook and the pooler it restarts.\n\n"
+    more = intro.rstrip("\n") + "\nIt was reviewed with the database team after the spring incident.\n\n"
+    repo = git_repo((CANON_DATE, {CANON: runbook("Restart PgBouncer", intro + OVERVIEW, ESCALATION)}),
+                    (COPY_DATE, {COPY: runbook("Checkout: Restart PgBouncer", intro + OVERVIEW, ESCALATION)}),
+                    (CHANGE_DATE, {CANON: runbook("Restart PgBouncer", more + OVERVIEW, ESCALATION)}))
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    assert of(res, min_level="warning") == [], show(res.findings)

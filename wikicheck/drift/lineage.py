@@ -8,10 +8,10 @@ whatever the file dates say.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
-from ..claims import changed_share, containment, diff_claims, lexical_similarity, new_sentences, tokens
+from ..claims import changed_share, containment, diff_claims, lexical_similarity, new_sentences, sentences, tokens
 from .core import Corpus, Hit, Sec, day, summary
 from .identity import PageIdentity, norm_heading
 from .pages import CopiedPages
@@ -26,6 +26,7 @@ class Lineage:
         self.ident = identity
         self.pages = pages
         self._live_by_body: dict[str, list[Sec]] | None = None
+        self._sentences: list[tuple[str, Counter[str], int]] | None = None
 
     def lineage(self) -> list[Hit]:
         c = self.c
@@ -180,13 +181,22 @@ class Lineage:
                          and changed_share(s.row["text"], origin.row["text"]) > c.opt.prose_changed_share)
             steps: tuple[list[str], list[str]] = ([], [])
             if not ((d_src.substantive and d_me.substantive) or rewritten) and made_from:
-                # a step the source added since (or advice it took out) is a change of substance too,
-                # but a note added to one of two copies reads the same in either direction (the history
+                # a step the source added since (or advice it took out) is a change of substance too.
+                # But a note added to one of two copies reads the same in either direction: the history
                 # of a wiki migrated after its team copies shows the current page "made from" a copy
-                # that later got its team's note): only where the claims on the rest of the two pages
-                # put the source ahead
-                if pages.ahead_by_claims(s.row["document_id"], origin.row["document_id"]) == origin.row["document_id"]:
-                    steps = self._step_changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
+                # that later got its team's note. So where the claims on the rest of the two pages do
+                # not put the source ahead, only a sentence of this runbook's own counts: not one that
+                # other runbooks say too (a team's note, a review line, the channel to ask in), and
+                # never under the page's title, where a copy says what it is
+                steps = self._step_changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
+                if (steps[0] or steps[1]) and pages.ahead_by_claims(
+                        s.row["document_id"], origin.row["document_id"]) != origin.row["document_id"]:
+                    if CopiedPages._title_section(s) or CopiedPages._title_section(origin):
+                        steps = ([], [])
+                    else:
+                        both = (s.row["document_id"], origin.row["document_id"])
+                        steps = ([x for x in steps[0] if not self._template_line(x, both)],
+                                 [x for x in steps[1] if not self._template_line(x, both)])
             if not ((d_src.substantive and d_me.substantive) or rewritten or steps[0] or steps[1]):
                 # the text is still good (only the wording moved on). The guard hands the agent the
                 # current wording where the history or the pages say which is the copy; without that (a
@@ -242,6 +252,35 @@ class Lineage:
         added = [x for x in new_sentences(then, now) if new_sentences(mine, x)]
         dropped = [x for x in new_sentences(now, then) if not new_sentences(mine, x)]
         return added, dropped
+
+    def _template_line(self, sentence: str, runbook: tuple[str, str]) -> bool:
+        """True when two or more other runbooks say `sentence` in nearly the same words (half of them
+        shared, the measure of new_sentences): a team's note or a review line is a template line, a
+        step of this runbook is not. Pages of the same runbook as `runbook` (its copies) do not count."""
+        c = self.c
+        if self._sentences is None:
+            self._sentences = []
+            for t in c.secs.values():
+                for x in sentences(t.row["text"]):
+                    tx = tokens(x)
+                    if tx:
+                        self._sentences.append((t.row["document_id"], Counter(tx), len(tx)))
+        want = Counter(tokens(sentence))
+        n = sum(want.values())
+        if not n:
+            return False
+        others: set[str] = set()
+        for doc, have, m in self._sentences:
+            if doc in others or doc in runbook or 3 * m < n or 3 * n < m:
+                continue
+            if 2 * sum((want & have).values()) / (n + m) < 0.5:
+                continue
+            if any(self.ident.same_runbook(doc, r) for r in runbook):
+                continue
+            others.add(doc)
+            if len(others) >= 2:
+                return True
+        return False
 
     def _live_with_text(self, s: Sec, v: dict[str, Any]) -> list[Sec]:
         """Live sections other than `s` (and other than its earlier addresses) that carry `v`'s text."""
