@@ -261,3 +261,19 @@ def test_a_sentence_the_source_added_under_its_title_is_no_step(git_repo, tmp_pa
                     (CHANGE_DATE, {CANON: runbook("Restart PgBouncer", more + OVERVIEW, ESCALATION)}))
     res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
     assert of(res, min_level="warning") == [], show(res.findings)
+
+
+def test_a_step_one_other_runbook_and_its_copy_share_is_still_a_step(git_repo, tmp_path):
+    """The step the canonical added is one that another runbook also gives, and that runbook has a
+    team copy of its own: two pages, but one runbook, so the step is not a template line."""
+    failover = runbook("Fail over the orders database", "## Failover\n\nPromote the standby from the database console "
+                       "and repoint the pooler at it.\n\n" + STEP + "\n")
+    repo, _ = _made_from_canon(git_repo, ESCALATION, ESCALATION_STEP, ESCALATION)
+    from helpers import commit
+
+    commit(repo, {"platform/failover.md": failover,
+                  "teams/checkout/failover.md": failover.replace("# Fail over", "# Checkout: Fail over", 1)},
+           "2025-01-10T10:00:00+00:00")
+    res = crawl_check(repo, tmp_path / "idx", NO_AGE_RULES)
+    [f] = of(res, path=COPY, min_level="warning")
+    assert (f.rule, f.heading, f.kind) == ("WC203", "Escalation", "superseded"), show(res.findings)

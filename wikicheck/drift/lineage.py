@@ -256,7 +256,8 @@ class Lineage:
     def _template_line(self, sentence: str, runbook: tuple[str, str]) -> bool:
         """True when two or more other runbooks say `sentence` in nearly the same words (half of them
         shared, the measure of new_sentences): a team's note or a review line is a template line, a
-        step of this runbook is not. Pages of the same runbook as `runbook` (its copies) do not count."""
+        step of this runbook is not. A runbook counts once with its copies, and this runbook's pages
+        (`runbook`, and their copies) not at all: a step two runbooks share is still a step."""
         c = self.c
         if self._sentences is None:
             self._sentences = []
@@ -275,8 +276,8 @@ class Lineage:
                 continue
             if 2 * sum((want & have).values()) / (n + m) < 0.5:
                 continue
-            if any(self.ident.same_runbook(doc, r) for r in runbook):
-                continue
+            if any(self.ident.same_runbook(doc, r) for r in (*runbook, *others)):
+                continue  # a copy of this runbook, or of a runbook already counted
             others.add(doc)
             if len(others) >= 2:
                 return True
