@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wikicheck.claims import Claim, containment, diff_claims, extract_claims, lexical_similarity
+from wikicheck.claims import Claim, diff_claims, extract_claims
+from wikicheck.lexical import containment, lexical_similarity
 
 
 def block(*lines: str) -> str:
@@ -185,7 +186,7 @@ def test_containment(part, whole, expected):
 
 
 def test_changed_share_reads_like_a_diff():
-    from wikicheck.claims import changed_share, lexical_similarity
+    from wikicheck.lexical import changed_share, lexical_similarity
 
     a = "page the on-call first, then post the output in the channel"
     b = "post the output in the channel first, then page the on-call"

@@ -236,7 +236,7 @@ class ChunkMatcher:
             live = self._prefer([s for s in secs if s["body_hash"] in c.hashes and has_text(s)], c)
             if live is not None:
                 return live
-            from .claims import lexical_similarity
+            from .lexical import lexical_similarity
 
             best = max(((lexical_similarity(c.body, s["text"]), s) for s in secs if has_text(s)),
                        key=lambda t: t[0], default=None)
@@ -257,7 +257,7 @@ class ChunkMatcher:
     def _confirm(self, chunk: dict[str, Any], c: _Chunk, sec: dict[str, Any], match: str) -> dict[str, Any]:
         """The chunk names `sec` (id or path). Its text, if any, is this section's current text, part of
         it (the section's verdict), or an earlier version of it (blocked, with the diff)."""
-        from .claims import lexical_similarity
+        from .lexical import lexical_similarity
 
         if not c.body:
             return self._current(chunk, sec, match)
@@ -310,7 +310,7 @@ class ChunkMatcher:
     def _check_text(self, chunk: dict[str, Any], c: _Chunk, vec: np.ndarray) -> dict[str, Any]:
         """Match by similarity: the current text of a section first, then earlier versions, then the
         nearest section when it is not ok."""
-        from .claims import lexical_similarity
+        from .lexical import lexical_similarity
 
         body = c.body or (c.text or "")
         variants = c.variants or [body]

@@ -35,8 +35,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Container, Iterable
 
-from .claims import tokens
 from .dates import to_datetime
+from .lexical import tokens
 
 
 @dataclass

@@ -28,7 +28,7 @@ from rules.helpers import (
     show,
     where,
 )
-from wikicheck.claims import lexical_similarity, new_sentences
+from wikicheck.lexical import lexical_similarity, new_sentences
 from wikicheck.rules import RULES
 
 RESTART_REWORDED = RESTART_NEW.replace("Restart the deployment, then check the pools:",
@@ -127,7 +127,7 @@ def _page(title: str, sections: dict[str, str]) -> str:
 
 
 def test_a_copy_edited_all_over_is_paired_by_the_words_it_kept(tmp_path):
-    from wikicheck.claims import lexical_similarity
+    from wikicheck.lexical import lexical_similarity
 
     sims = [lexical_similarity(EDITED_OLD[h], EDITED_NEW[h]) for h in EDITED_OLD]
     assert sum(sims) / len(sims) < 0.5 and max(sims) < 0.85  # no single section is a near copy

@@ -142,7 +142,7 @@ def test_reordered_rewrite_counts_as_changed(git_repo, tmp_path):
     """The canonical rewrote its procedure with mostly the same words in another order (page first,
     then post; now post first, then page): a diff marks most of it changed, so the copy of the old
     text is superseded, although a bag of words finds the two 85% alike."""
-    from wikicheck.claims import changed_share, lexical_similarity
+    from wikicheck.lexical import changed_share, lexical_similarity
 
     assert lexical_similarity(REWORDED_OLD, REWORDED_NEW) >= 0.8
     assert changed_share(REWORDED_OLD, REWORDED_NEW) > 0.15

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from ..claims import lexical_similarity, tokens
+from ..lexical import lexical_similarity, tokens
 from .core import Corpus, Sec
 
 # words that say what kind of page it is, not what it is about: "Northbound Stale Alert" and

@@ -8,13 +8,16 @@ whatever the file dates say.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Any
 
-from ..claims import changed_share, containment, diff_claims, lexical_similarity, new_sentences, sentences, tokens
+from ..claims import diff_claims
+from ..lexical import changed_share, containment, lexical_similarity, tokens
+from .align import title_section
 from .core import Corpus, Hit, Sec, day, summary
 from .identity import PageIdentity, norm_heading
 from .pages import CopiedPages
+from .steps import StepChanges
 
 # of the verdicts on the closest texts, the one that is kept
 _STRENGTH = {"superseded": 0, "obsolete": 1, "duplicate": 2}
@@ -26,7 +29,7 @@ class Lineage:
         self.ident = identity
         self.pages = pages
         self._live_by_body: dict[str, list[Sec]] | None = None
-        self._sentences: list[tuple[str, Counter[str], int]] | None = None
+        self.steps = StepChanges(corpus, identity)
 
     def lineage(self) -> list[Hit]:
         c = self.c
@@ -154,7 +157,7 @@ class Lineage:
             # about this one (a word-for-word copy of a current section above is still a duplicate)
             return None
         if origin is None:
-            origin = self._successor(v)
+            origin = _successor(c, v)
         if origin is not None and origin.row["id"] != sid:
             # two copies of one runbook: the page that is ahead as a whole (its commands and values are
             # the newer ones) is not a stale copy of the other because one of its sections reads like
@@ -188,15 +191,15 @@ class Lineage:
                 # not put the source ahead, only a sentence of this runbook's own counts: not one that
                 # other runbooks say too (a team's note, a review line, the channel to ask in), and
                 # never under the page's title, where a copy says what it is
-                steps = self._step_changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
+                steps = self.steps.changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
                 if (steps[0] or steps[1]) and pages.ahead_by_claims(
                         s.row["document_id"], origin.row["document_id"]) != origin.row["document_id"]:
-                    if CopiedPages._title_section(s) or CopiedPages._title_section(origin):
+                    if title_section(s) or title_section(origin):
                         steps = ([], [])
                     else:
                         both = (s.row["document_id"], origin.row["document_id"])
-                        steps = ([x for x in steps[0] if not self._template_line(x, both)],
-                                 [x for x in steps[1] if not self._template_line(x, both)])
+                        steps = ([x for x in steps[0] if not self.steps.template_line(x, both)],
+                                 [x for x in steps[1] if not self.steps.template_line(x, both)])
             if not ((d_src.substantive and d_me.substantive) or rewritten or steps[0] or steps[1]):
                 # the text is still good (only the wording moved on). The guard hands the agent the
                 # current wording where the history or the pages say which is the copy; without that (a
@@ -209,7 +212,7 @@ class Lineage:
                             "claims": d_me.to_json(), "gives_place": sure}, key=origin.row["id"])
             what = summary(d_me)
             if not d_me.substantive and not (steps[0] or steps[1]):
-                steps = self._step_changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
+                steps = self.steps.changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
             if not d_me.substantive and (steps[0] or steps[1]):
                 what = (f"the newer section adds \"{_clip(steps[0][0])}\"" if steps[0]
                         else f"the newer section no longer says \"{_clip(steps[1][0])}\"")
@@ -245,44 +248,6 @@ class Lineage:
                     "history": c.why_not_own(s, v)},
                    key=v["section_id"])
 
-    @staticmethod
-    def _step_changes(then: str, now: str, mine: str) -> tuple[list[str], list[str]]:
-        """Sentences the source added since `then` that the copy (`mine`) lacks, and sentences it took
-        out that the copy still says: a step added or advice dropped, not a reworded sentence."""
-        added = [x for x in new_sentences(then, now) if new_sentences(mine, x)]
-        dropped = [x for x in new_sentences(now, then) if not new_sentences(mine, x)]
-        return added, dropped
-
-    def _template_line(self, sentence: str, runbook: tuple[str, str]) -> bool:
-        """True when two or more other runbooks say `sentence` in nearly the same words (half of them
-        shared, the measure of new_sentences): a team's note or a review line is a template line, a
-        step of this runbook is not. A runbook counts once with its copies, and this runbook's pages
-        (`runbook`, and their copies) not at all: a step two runbooks share is still a step."""
-        c = self.c
-        if self._sentences is None:
-            self._sentences = []
-            for t in c.secs.values():
-                for x in sentences(t.row["text"]):
-                    tx = tokens(x)
-                    if tx:
-                        self._sentences.append((t.row["document_id"], Counter(tx), len(tx)))
-        want = Counter(tokens(sentence))
-        n = sum(want.values())
-        if not n:
-            return False
-        others: set[str] = set()
-        for doc, have, m in self._sentences:
-            if doc in others or doc in runbook or 3 * m < n or 3 * n < m:
-                continue
-            if 2 * sum((want & have).values()) / (n + m) < 0.5:
-                continue
-            if any(self.ident.same_runbook(doc, r) for r in (*runbook, *others)):
-                continue  # a copy of this runbook, or of a runbook already counted
-            others.add(doc)
-            if len(others) >= 2:
-                return True
-        return False
-
     def _live_with_text(self, s: Sec, v: dict[str, Any]) -> list[Sec]:
         """Live sections other than `s` (and other than its earlier addresses) that carry `v`'s text."""
         c = self.c
@@ -303,32 +268,6 @@ class Lineage:
                 out.append(t)
         return out
 
-    def _successor(self, v: dict[str, Any]) -> Sec | None:
-        """The live section that took over a section id that is gone: same heading on the same page.
-
-        A page whose title (H1) changed gives all its sections new ids; they are not removed."""
-        hp = json.loads(v["heading_path"])
-        if not hp:
-            return None
-        secs = self.c.by_doc.get(v["document_id"], [])
-        want = norm_heading(hp[-1])
-        for t in secs:
-            thp = t.row["heading_path"]
-            if thp and norm_heading(thp[-1]) == want and len(thp) == len(hp):
-                return t
-        # a heading that was extended ("Diagnosis" -> "Diagnosis (platform team)")
-        words = set(want.split())
-        for t in secs:
-            thp = t.row["heading_path"]
-            if thp and len(thp) == len(hp) and words and words <= set(norm_heading(thp[-1]).split()):
-                return t
-        # or the same text under another heading
-        text = self.c.vtext(v["id"])
-        for t in secs:
-            if lexical_similarity(text, t.row["text"]) >= self.c.opt.near_copy:
-                return t
-        return None
-
 
 def _vjson(v: dict[str, Any]) -> dict[str, Any]:
     return {"path": v["path"], "heading_path": json.loads(v["heading_path"]), "valid_from": v["valid_from"],
@@ -343,3 +282,29 @@ def _clip(sentence: str, limit: int = 120) -> str:
     one = " ".join(sentence.split())
     return one if len(one) <= limit else one[: limit - 1].rstrip() + "…"
 
+
+def _successor(c: Corpus, v: dict[str, Any]) -> Sec | None:
+    """The live section that took over a section id that is gone: same heading on the same page.
+
+    A page whose title (H1) changed gives all its sections new ids; they are not removed."""
+    hp = json.loads(v["heading_path"])
+    if not hp:
+        return None
+    secs = c.by_doc.get(v["document_id"], [])
+    want = norm_heading(hp[-1])
+    for t in secs:
+        thp = t.row["heading_path"]
+        if thp and norm_heading(thp[-1]) == want and len(thp) == len(hp):
+            return t
+    # a heading that was extended ("Diagnosis" -> "Diagnosis (platform team)")
+    words = set(want.split())
+    for t in secs:
+        thp = t.row["heading_path"]
+        if thp and len(thp) == len(hp) and words and words <= set(norm_heading(thp[-1]).split()):
+            return t
+    # or the same text under another heading
+    text = c.vtext(v["id"])
+    for t in secs:
+        if lexical_similarity(text, t.row["text"]) >= c.opt.near_copy:
+            return t
+    return None

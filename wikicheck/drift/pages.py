@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..claims import ClaimDiff, changed_share, diff_claims, lexical_similarity, new_sentences, tokens
+from ..claims import ClaimDiff, diff_claims
+from ..lexical import changed_share, lexical_similarity, new_sentences, tokens
+from .align import align, split_off, title_section
 from .core import Corpus, Hit, Sec, day, summary
-from .identity import PageIdentity, norm_heading
+from .identity import PageIdentity
 
 
 class CopiedPages:
@@ -123,68 +125,13 @@ class CopiedPages:
         return False
 
     def _align(self, xs: list[Sec], ys: list[Sec]) -> list[tuple[Sec, Sec]]:
-        def key(s: Sec) -> tuple[str, ...]:
-            hp = s.row["heading_path"]
-            # the H1 is the page title, which copies often prefix with a team name
-            rest = tuple(norm_heading(h) for h in hp[1:]) if s.row["level"] >= 1 and hp else ()
-            return (str(s.row["level"] == 1 and len(hp) == 1), *rest, str(s.row["ordinal"]))
-
-        ymap: dict[tuple[str, ...], Sec] = {}
-        for y in ys:
-            ymap.setdefault(key(y), y)
-        out = []
-        used = set()
-        rest_x = []
-        for x in xs:
-            y = ymap.get(key(x))  # type: ignore[assignment]  # None is tested next
-            if y is not None and y.row["id"] not in used:
-                out.append((x, y))
-                used.add(y.row["id"])
-            else:
-                rest_x.append(x)
-        rest_y = [y for y in ys if y.row["id"] not in used]
-        # a heading one copy extended ("Impact" -> "Impact (Foundations)", a team's name appended): the
-        # one remaining section under the same parents whose heading's words contain the other's
-        for x in list(rest_x):
-            ext = [y for y in rest_y if _extended_heading(x, y)]
-            if len(ext) == 1 and sum(_extended_heading(z, ext[0]) for z in rest_x) == 1:
-                out.append((x, ext[0]))
-                rest_y.remove(ext[0])
-                rest_x.remove(x)
-        for x in rest_x:  # renamed headings: the closest remaining section, if close
-            best = max(rest_y, key=lambda y: self.c.cos(x, y), default=None)
-            if best is not None and self.c.cos(x, best) >= 0.85:
-                out.append((x, best))
-                rest_y.remove(best)
-        return out
+        return align(self.c, xs, ys)
 
     def is_split(self, old: Sec, new: Sec) -> bool:
-        """True when `new`'s page gave part of what `old` says a heading of its own: `old` reads as
-        `new` followed by the sections right after it that have no counterpart on `old`'s page (an
-        "Impact" paragraph that went under "## Impact"), and not as `new` alone. The advice is all
-        still there; only the headings moved."""
-        if old.row["body_hash"] == new.row["body_hash"]:
-            return False
+        """True when `new`'s page gave part of what `old` says a heading of its own (align.split_off)."""
         doc, other = new.row["document_id"], old.row["document_id"]
-        pair = (min(doc, other), max(doc, other))
-        aligned = self.page_pairs().get(pair)
-        if aligned is None:
-            aligned = self._align(self.c.by_doc.get(doc, []), self.c.by_doc.get(other, []))
-        matched = {t.row["id"] for duo in aligned for t in duo}
-        secs = sorted(self.c.by_doc.get(doc, []), key=lambda t: t.row["line_start"])
-        at = next((i for i, t in enumerate(secs) if t.row["id"] == new.row["id"]), None)
-        if at is None:
-            return False
-        extra = []
-        for t in secs[at + 1:]:
-            if t.row["id"] in matched:
-                break
-            extra.append(t.row["text"])
-        if not extra:
-            return False
-        merged = "\n\n".join([new.row["text"], *extra])
-        near = self.c.opt.near_copy
-        return lexical_similarity(old.row["text"], merged) >= near > lexical_similarity(old.row["text"], new.row["text"])
+        aligned = self.page_pairs().get((min(doc, other), max(doc, other)))
+        return split_off(self.c, old, new, aligned)
 
     def _page_votes(self, pair: tuple[str, str]) -> tuple[list[tuple[Sec, Sec, ClaimDiff | None]], int]:
         """Aligned sections of a copied-page pair with their claim differences, and the page vote:
@@ -255,29 +202,9 @@ class CopiedPages:
             # runbook, which the copy still gives. Under the page's title it is not: that is where a
             # copy says what it is ("Copy of the platform runbook, kept for the checkout on-call"), and
             # where nothing tells a note apart from a step without the page's history
-            if len(tokens(old.row["text"])) < 3 or self._title_section(old) or self._title_section(new):
+            if len(tokens(old.row["text"])) < 3 or title_section(old) or title_section(new):
                 return 0
         return votes_dates
-
-    @staticmethod
-    def _title_section(s: Sec) -> bool:
-        return s.row["level"] <= 1 and len(s.row["heading_path"] or []) <= 1
-
-    def _older_wording(self, x: Sec, y: Sec, votes: int, source: str | None, lex: float) -> Hit | None:
-        """A duplicate on the older page's section when the claims elsewhere on the page settled which
-        page is the older copy (never dates alone, never against the history): the two say the same
-        thing in other words, and the guard hands the agent the newer wording, as lineage does for a
-        copy of an older wording."""
-        if not votes:
-            return None
-        old, new = (x, y) if votes > 0 else (y, x)
-        if (source is not None and old.row["document_id"] == source) or len(tokens(new.row["text"])) < 3:
-            return None
-        return Hit("superseded", "duplicate", old.row["id"], new.row["id"],
-                   f"older wording of {new.row['path']} §{new.row['heading'] or '(top)'}, on a page that is an "
-                   f"older copy of that one (its commands or values are the older ones)",
-                   {"match": "page copy", "lexical_similarity": round(lex, 3), "page_votes": abs(votes),
-                    "gives_place": True}, key=new.row["id"])
 
     def copied_pages(self) -> list[Hit]:
         c = self.c
@@ -327,7 +254,7 @@ class CopiedPages:
                     if settled == 0:
                         # not a change that supersedes, but where the claims on the rest of the page
                         # settle which page is the older copy, its wording gives place to the newer one
-                        hit = self._older_wording(x, y, votes, source, lex)
+                        hit = _older_wording(x, y, votes, source, lex)
                         if hit is not None:
                             out.append(hit)
                         continue
@@ -345,14 +272,18 @@ class CopiedPages:
         return out
 
 
-def _extended_heading(a: Sec, b: Sec) -> bool:
-    """Two sections at the same place under the same parent headings, where one's own heading is the
-    other's with words added (never two titles: a page's H1 is matched on its own)."""
-    ha, hb = a.row["heading_path"] or [], b.row["heading_path"] or []
-    if a.row["level"] != b.row["level"] or len(ha) != len(hb) or len(ha) < 2:
-        return False
-    if [norm_heading(h) for h in ha[1:-1]] != [norm_heading(h) for h in hb[1:-1]]:
-        return False
-    wa, wb = set(norm_heading(ha[-1]).split()), set(norm_heading(hb[-1]).split())
-    return bool(wa) and bool(wb) and wa != wb and (wa <= wb or wb <= wa)
-
+def _older_wording(x: Sec, y: Sec, votes: int, source: str | None, lex: float) -> Hit | None:
+    """A duplicate on the older page's section when the claims elsewhere on the page settled which
+    page is the older copy (never dates alone, never against the history): the two say the same
+    thing in other words, and the guard hands the agent the newer wording, as lineage does for a
+    copy of an older wording."""
+    if not votes:
+        return None
+    old, new = (x, y) if votes > 0 else (y, x)
+    if (source is not None and old.row["document_id"] == source) or len(tokens(new.row["text"])) < 3:
+        return None
+    return Hit("superseded", "duplicate", old.row["id"], new.row["id"],
+               f"older wording of {new.row['path']} §{new.row['heading'] or '(top)'}, on a page that is an "
+               f"older copy of that one (its commands or values are the older ones)",
+               {"match": "page copy", "lexical_similarity": round(lex, 3), "page_votes": abs(votes),
+                "gives_place": True}, key=new.row["id"])
