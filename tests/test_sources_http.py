@@ -356,13 +356,13 @@ def test_concurrency_and_rate_limits(index_dir, fake_embedder):
         assert 2 <= srv.max_inflight <= 3
     with WikiServer(small_site()) as srv:
         t0 = time.monotonic()
-        run(srv, "/mkdocs/", index_dir.parent / "rate", fake_embedder, concurrency=4, rate=10)
+        run(srv, "/mkdocs/", index_dir.parent / "rate", fake_embedder, concurrency=4, rate=20)
         elapsed = time.monotonic() - t0
         n = len(srv.requests)
         assert n >= 8
-        # 10 a second: n requests cannot take less than (n - 1) / 10 s. Only this lower bound is
+        # 20 a second: n requests cannot take less than (n - 1) / 20 s. Only this lower bound is
         # asserted; the gaps the server observes vary with scheduling on a loaded machine.
-        assert elapsed >= 0.1 * (n - 1) * 0.95, (elapsed, n)
+        assert elapsed >= 0.05 * (n - 1) * 0.95, (elapsed, n)
 
 
 # --------------------------------------------------------------------------- credentials and errors
