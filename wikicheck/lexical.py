@@ -47,17 +47,31 @@ def sentences(text: str) -> list[str]:
 
 
 def new_sentences(old: str, new: str, min_tokens: int = 4, reworded: float = 0.5) -> list[str]:
-    """Sentences of `new` that say something `old` does not say at all: at least `min_tokens` words,
-    and no sentence of `old` shares as much as `reworded` of its words (a reworded or re-wrapped
-    sentence has a counterpart; an added step, or a warning, has none)."""
+    """Sentences of `new` that say something `old` does not say: at least `min_tokens` words, and no
+    counterpart in `old`. A counterpart shares at least `reworded` of the words (a reworded or
+    re-wrapped sentence has one; an added step, or a warning, has none), and counts once: sentences
+    are paired most alike first, so a step added beside a sentence it shares its subject with ("Check
+    logs of the operator pod." / "Check the operator's RBAC configuration.") is not taken for that
+    sentence reworded. A sentence `new` repeats word for word counts once."""
     olds = [t for t in (tokens(x) for x in _SENT.split(old)) if t]
+    news = [(x.strip(), t) for x, t in ((x, tokens(x)) for x in _SENT.split(new)) if t]
+    pairs = sorted(((_dice(tn, to), i, j) for i, (_, tn) in enumerate(news) for j, to in enumerate(olds)),
+                   key=lambda p: (-p[0], p[1], p[2]))
+    paired: set[int] = set()
+    used: set[int] = set()
+    for d, i, j in pairs:
+        if d < reworded:
+            break
+        if i not in paired and j not in used:
+            paired.add(i)
+            used.add(j)
     out = []
-    for sent in _SENT.split(new):
-        tn = tokens(sent)
-        if len(tn) < min_tokens:
+    for i, (sent, tn) in enumerate(news):
+        if i in paired or len(tn) < min_tokens:
             continue
-        if not any(_dice(tn, to) >= reworded for to in olds):
-            out.append(sent.strip())
+        if any(k != i and (k in paired or k < i) and sorted(tk) == sorted(tn) for k, (_, tk) in enumerate(news)):
+            continue  # the same words again in `new`: said once already
+        out.append(sent)
     return out
 
 
