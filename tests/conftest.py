@@ -27,34 +27,6 @@ WIKICHECK_ENV = ("WIKICHECK_MODEL", "WIKICHECK_INDEX", "WIKICHECK_CONFIG", "WIKI
                  "WIKICHECK_STORE")
 
 
-# The modules that take longest (seconds of wall time under `-n 2`, on main at 153e228), heaviest first.
-# pyproject's addopts hand whole modules to the workers (`--dist loadfile`, so a module's fixtures are
-# built in one worker only: the Ray cluster, the big repos, the module indexes) in collection order
-# (`--no-loadscope-reorder`): with these first and the many short modules last, the workers end within
-# a few seconds of each other, instead of one of them starting a 70 s module when the other is nearly done.
-HEAVY_FIRST = (
-    "tests/test_ray_engine.py",  # ~70 s: a two-node Ray cluster, real-model crawls through it
-    "tests/test_onnx_engine.py",  # ~40 s
-    "tests/test_sources_http.py",  # ~32 s
-    "tests/test_crawl_kill.py",  # ~32 s
-    "tests/test_store_postgresql.py",  # ~27 s
-    "tests/test_cli_edges.py",  # ~23 s
-    "tests/test_adapters.py",  # ~22 s
-    "tests/test_readers.py",  # ~19 s
-    "tests/test_cli_filter.py",  # ~14 s
-    "tests/test_http_renames.py",  # ~12 s
-    "tests/rules/test_wc203_copy_lineage.py",  # ~12 s
-    "tests/test_damage.py",  # ~11 s
-    "tests/test_history_moves.py",  # ~8 s
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The modules of HEAVY_FIRST first, in its order; the others after them, in pytest's order."""
-    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(HEAVY_FIRST)))
-
-
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No user settings leak in: WIKICHECK_HOME in tmp, no WIKICHECK_* overrides, no git config."""
