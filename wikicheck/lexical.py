@@ -7,12 +7,17 @@ nothing here changes what a text claims."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 # the sentence split of claims.py's instructions (sentence ends, or line breaks)
 _SENT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9_$][\w.$/-]*")
+
+# the share of its words (multiset Dice) a sentence shares with its counterpart when it is the same
+# sentence reworded or re-wrapped, not a new one (new_sentences, and template lines in drift.steps)
+REWORDED = 0.5
 
 
 def tokens(text: str) -> list[str]:
@@ -46,7 +51,7 @@ def sentences(text: str) -> list[str]:
     return [x.strip() for x in _SENT.split(text) if x.strip()]
 
 
-def new_sentences(old: str, new: str, min_tokens: int = 4, reworded: float = 0.5) -> list[str]:
+def new_sentences(old: str, new: str, min_tokens: int = 4, reworded: float = REWORDED) -> list[str]:
     """Sentences of `new` that say something `old` does not say: at least `min_tokens` words, and no
     counterpart in `old`. A counterpart shares at least `reworded` of the words (a reworded or
     re-wrapped sentence has one; an added step, or a warning, has none), and counts once: sentences
@@ -77,16 +82,17 @@ def new_sentences(old: str, new: str, min_tokens: int = 4, reworded: float = 0.5
 
 def _dice(a: list[str], b: list[str]) -> float:
     """Multiset Dice of two non-empty token lists: the measure of lexical_similarity."""
-    from collections import Counter
+    return dice(Counter(a), Counter(b))
 
-    common = sum((Counter(a) & Counter(b)).values())
-    return 2 * common / (len(a) + len(b))
+
+def dice(a: Counter[str], b: Counter[str]) -> float:
+    """Multiset Dice of two non-empty word counts (a caller comparing one text with many counts each
+    text's words once)."""
+    return 2 * sum((a & b).values()) / (a.total() + b.total())
 
 
 def containment(part: str, whole: str) -> float:
     """Share of `part`'s word tokens that `whole` also has (multiset): 1.0 when nothing in `part` is new."""
-    from collections import Counter
-
     tp = Counter(tokens(part))
     if not tp:
         return 1.0

@@ -183,6 +183,7 @@ class Lineage:
                          and changed_share(c.vtext(v["id"]), origin.row["text"]) > c.opt.prose_changed_share
                          and changed_share(s.row["text"], origin.row["text"]) > c.opt.prose_changed_share)
             steps: tuple[list[str], list[str]] = ([], [])
+            raw: tuple[list[str], list[str]] | None = None  # the sentences added and taken out, unfiltered
             if not ((d_src.substantive and d_me.substantive) or rewritten) and made_from:
                 # a step the source added since (or advice it took out) is a change of substance too.
                 # But a note added to one of two copies reads the same in either direction: the history
@@ -191,7 +192,7 @@ class Lineage:
                 # not put the source ahead, only a sentence of this runbook's own counts: not one that
                 # other runbooks say too (a team's note, a review line, the channel to ask in), and
                 # never under the page's title, where a copy says what it is
-                steps = self.steps.changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
+                steps = raw = self.steps.changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
                 if (steps[0] or steps[1]) and pages.ahead_by_claims(
                         s.row["document_id"], origin.row["document_id"]) != origin.row["document_id"]:
                     if title_section(s) or title_section(origin):
@@ -212,7 +213,8 @@ class Lineage:
                             "claims": d_me.to_json(), "gives_place": sure}, key=origin.row["id"])
             what = summary(d_me)
             if not d_me.substantive and not (steps[0] or steps[1]):
-                steps = self.steps.changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
+                # superseded for a claim of the source or a rewrite: the message still names a sentence
+                steps = raw if raw is not None else self.steps.changes(c.vtext(v["id"]), origin.row["text"], s.row["text"])
             if not d_me.substantive and (steps[0] or steps[1]):
                 what = (f"the newer section adds \"{_clip(steps[0][0])}\"" if steps[0]
                         else f"the newer section no longer says \"{_clip(steps[1][0])}\"")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..lexical import new_sentences, sentences, tokens
+from ..lexical import REWORDED, dice, new_sentences, sentences, tokens
 from .core import Corpus
 from .identity import PageIdentity
 
@@ -45,7 +45,7 @@ class StepChanges:
         for doc, have, m in self._sentences:
             if doc in others or doc in runbook or 3 * m < n or 3 * n < m:
                 continue
-            if 2 * sum((want & have).values()) / (n + m) < 0.5:
+            if dice(want, have) < REWORDED:
                 continue
             if any(self.ident.same_runbook(doc, r) for r in (*runbook, *others)):
                 continue  # a copy of this runbook, or of a runbook already counted
