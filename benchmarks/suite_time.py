@@ -59,6 +59,11 @@ def pytest(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[str, float]
     return p.stdout + p.stderr, time.perf_counter() - t
 
 
+def short_sha(rev: str) -> str:
+    return subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
 def env_for(pythonpath: list[Path], extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIKICHECK_") and k != "PYTHONPATH"}
     env["HF_HUB_OFFLINE"] = "1"
@@ -76,10 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-out")
     a = ap.parse_args(argv)
 
-    base_sha = subprocess.run(["git", "rev-parse", "--short", a.base], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    head_sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+    base_sha, head_sha = short_sha(a.base), short_sha("HEAD")
     with tempfile.TemporaryDirectory(prefix="suite-time-") as tmp:
         base = Path(tmp) / "base"
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base), a.base], cwd=ROOT, check=True)
@@ -89,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             # langsmith's pytest plugin (a dependency of langchain-core) is off, as this tree's configuration
             # has it: it costs ~1.3 s per process whatever the tree, so it would only pad the base's time
             base_opts = ["-p", "no:cacheprovider", "-p", "no:langsmith_plugin"]
-            out, _ = pytest(["--collect-only", "-q", *base_opts, "-n0"] if _has_xdist_opts(base) else
-                            ["--collect-only", "-q", *base_opts], base, base_env)
+            out, _ = pytest(["--collect-only", "-q", *base_opts, *(["-n0"] if _has_xdist_opts(base) else [])],
+                            base, base_env)
             base_ids = node_ids(out)
             out, _ = pytest(["--collect-only", "-q", "-n0", "-p", "no:cacheprovider"], ROOT, env_for([]))
             head_ids = node_ids(out)
