@@ -58,8 +58,8 @@ def new_sentences(old: str, new: str, min_tokens: int = 4, reworded: float = REW
     are paired most alike first, so a step added beside a sentence it shares its subject with ("Check
     logs of the operator pod." / "Check the operator's RBAC configuration.") is not taken for that
     sentence reworded. A sentence `new` repeats word for word counts once."""
-    olds = [t for t in (tokens(x) for x in _SENT.split(old)) if t]
-    news = [(x.strip(), t) for x, t in ((x, tokens(x)) for x in _SENT.split(new)) if t]
+    olds = [t for t in map(tokens, sentences(old)) if t]
+    news = [(x, t) for x, t in ((x, tokens(x)) for x in sentences(new)) if t]
     pairs = sorted(((_dice(tn, to), i, j) for i, (_, tn) in enumerate(news) for j, to in enumerate(olds)),
                    key=lambda p: (-p[0], p[1], p[2]))
     paired: set[int] = set()
@@ -70,11 +70,12 @@ def new_sentences(old: str, new: str, min_tokens: int = 4, reworded: float = REW
         if i not in paired and j not in used:
             paired.add(i)
             used.add(j)
+    words = [sorted(tn) for _, tn in news]
     out = []
     for i, (sent, tn) in enumerate(news):
         if i in paired or len(tn) < min_tokens:
             continue
-        if any(k != i and (k in paired or k < i) and sorted(tk) == sorted(tn) for k, (_, tk) in enumerate(news)):
+        if any(k != i and (k in paired or k < i) and words[k] == words[i] for k in range(len(news))):
             continue  # the same words again in `new`: said once already
         out.append(sent)
     return out

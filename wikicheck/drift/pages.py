@@ -49,7 +49,7 @@ class CopiedPages:
             # other, "KubePersistentVolumeFillingUp" and "KubePersistentVolumeInodesFillingUp")
             if not ident.same_runbook(a, b):
                 continue
-            aligned = self._align(c.by_doc[a], c.by_doc[b])
+            aligned = align(c, c.by_doc[a], c.by_doc[b])
             smaller = min(len(c.by_doc[a]), len(c.by_doc[b]))
             if not smaller or len(aligned) / smaller < c.opt.min_aligned:
                 continue
@@ -123,9 +123,6 @@ class CopiedPages:
             if lexical_similarity(self.c.vtext(v["id"]), b.row["text"]) >= 0.95:
                 return True
         return False
-
-    def _align(self, xs: list[Sec], ys: list[Sec]) -> list[tuple[Sec, Sec]]:
-        return align(self.c, xs, ys)
 
     def is_split(self, old: Sec, new: Sec) -> bool:
         """True when `new`'s page gave part of what `old` says a heading of its own (align.split_off)."""
